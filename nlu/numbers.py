@@ -1,0 +1,41 @@
+"""Read numbers the way residents write them: 三千五, 两千多, 1.2万, 2k, 七十多."""
+
+from __future__ import annotations
+
+import re
+
+import cn2an
+
+# Digits and Chinese numerals, optionally with a decimal part and a 万/千/k/w multiplier.
+NUMBER_PATTERN = (
+    r"(?:\d+(?:\.\d+)?(?:\s*[万千百kw])?|[零〇一二两三四五六七八九十百千万亿点]+)"
+    r"(?:多|来|余|出头|左右)?"
+)
+_APPROX_SUFFIX = re.compile(r"(多|来|余|出头|左右)$")
+_MULTIPLIER = {"万": 10000, "w": 10000, "千": 1000, "k": 1000, "百": 100}
+
+
+def parse_number(expression: str) -> int | None:
+    """Turn a number expression into an integer, or ``None`` if it is not one.
+
+    Approximate suffixes are dropped: 两千多 → 2000, 七十多 → 70.
+    """
+    text = _APPROX_SUFFIX.sub("", expression.strip()).replace(" ", "")
+    if not text:
+        return None
+    if text[0].isdigit():
+        multiplier = 1
+        if text[-1] in _MULTIPLIER:
+            multiplier = _MULTIPLIER[text[-1]]
+            text = text[:-1]
+        try:
+            return round(float(text) * multiplier)
+        except ValueError:
+            return None
+    if text == "两":
+        return 2
+    try:
+        value = cn2an.cn2an(text, "smart")
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return round(float(value))
