@@ -1,0 +1,159 @@
+"""The ``zhaoren`` command (contract §6)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from pathlib import Path
+
+from bot.config import Settings
+
+logger = logging.getLogger("zhaoren")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``zhaoren`` console script."""
+    parser = argparse.ArgumentParser(
+        prog="zhaoren", description="找人 social-assistance assistant"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="run the web server (and Telegram if configured)")
+    serve_cmd.add_argument("--host")
+    serve_cmd.add_argument("--port", type=int)
+    commands.add_parser("chat", help="talk to the assistant in this terminal")
+    commands.add_parser("train", help="train the NLU (cached by a hash of the data)")
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    nlu = commands.add_parser("nlu", help="NLU tools")
+    nlu_commands = nlu.add_subparsers(dest="nlu_command", required=True)
+    test = nlu_commands.add_parser("test", help="cross-validate and test on the held-out file")
+    test.add_argument("--folds", type=int, default=5)
+    test.add_argument("--heldout", type=Path, help="held-out Rasa file (default: nlu/heldout)")
+    test.add_argument("--out", type=Path, default=Path("reports/nlu-test.txt"))
+    user = commands.add_parser("user", help="staff accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="create an account and print its API token")
+    add.add_argument("name")
+    add.add_argument(
+        "--role", required=True, choices=["caseworker", "supervisor", "hotline", "admin"]
+    )
+    add.add_argument("--district")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"zhaoren: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        from bot.serve import serve
+
+        asyncio.run(serve(settings, args.host, args.port))
+        return 0
+    if args.command == "chat":
+        from bot.channels.terminal import run_terminal_chat
+
+        return asyncio.run(run_terminal_chat(settings))
+    if args.command == "train":
+        return _train(settings)
+    if args.command == "migrate":
+        return asyncio.run(_migrate(settings))
+    if args.command == "nlu":
+        return _nlu_test(settings, args.folds, args.heldout, args.out)
+    if args.command == "user":
+        return asyncio.run(_user_add(settings, args.name, args.role, args.district))
+    return 2
+
+
+def _train(settings: Settings) -> int:
+    from bot.assembly import load_brain
+
+    brain = load_brain(settings)
+    state = "trained" if brain.report.trained else "already up to date (cached)"
+    print(
+        f"NLU {state}: {brain.report.examples} examples, {len(brain.nlu.intents)} intents, "
+        f"{brain.report.seconds:.2f}s, model {brain.report.cache_file}"
+    )
+    return 0
+
+
+def _nlu_test(settings: Settings, folds: int, heldout: Path | None, out: Path) -> int:
+    from bot.assembly import HELDOUT_DIR
+    from nlu import evaluate, training_data
+    from nlu.entities import Term
+    from nlu.pipeline import NluPipeline
+
+    data = training_data.load(settings.nlu_data, exclude=[HELDOUT_DIR])
+    extra: list[Term] = []
+    if settings.uses_project_data:
+        from knowledge.loader import load_knowledge
+
+        kb = load_knowledge()
+        extra = [Term(*t) for t in kb.district_terms() + kb.policy_terms()]
+
+    def train(fold_data: training_data.TrainingData) -> evaluate.Parser:
+        pipeline, _ = NluPipeline.build(fold_data, extra, cache_dir=None)
+        return pipeline.parse
+
+    started = time.perf_counter()
+    sections = [evaluate.report(evaluate.cross_validate(data, train, folds))]
+    heldout_path = heldout or (HELDOUT_DIR if settings.uses_project_data else None)
+    if heldout_path is not None and heldout_path.exists():
+        full, _ = NluPipeline.build(data, extra, settings.cache_dir)
+        held = evaluate.Evaluation(f"held-out {heldout_path}")
+        evaluate.score(held, training_data.load(heldout_path).examples, full.parse)
+        sections.append(evaluate.report(held))
+        if "policy" in held.entities:
+            sections.append(
+                f"policy entity accuracy (held-out): {held.entity_accuracy('policy'):.3f}"
+            )
+    sections.append(f"evaluated in {time.perf_counter() - started:.1f}s")
+    text = "\n\n".join(sections)
+    print(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n", encoding="utf-8")
+    print(f"\nreport written to {out}")
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from bot.storage.db import create_engine, migrate
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    print("database is up to date")
+    return 0
+
+
+async def _user_add(settings: Settings, name: str, role: str, district: str | None) -> int:
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.storage.db import create_engine, migrate, sessionmaker
+    from bot.storage.repo import add_user
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        try:
+            user, token = await add_user(sessionmaker(engine), name, role, district)
+        except IntegrityError:
+            print(f"zhaoren: an account named {name!r} already exists", file=sys.stderr)
+            return 1
+    finally:
+        await engine.dispose()
+    where = f" for {user.district}" if user.district else ""
+    print(f"created {user.role} {user.name!r}{where}. API token (shown only once):")
+    print(token)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

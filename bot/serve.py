@@ -1,0 +1,29 @@
+"""``zhaoren serve``: the web server, until interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.web.app import create_app
+
+logger = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """Run the server until Ctrl-C."""
+    app = await create_app(settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host or settings.host, port or settings.port)
+    await site.start()
+    logger.info("zhaoren listening on http://%s:%s", host or settings.host, port or settings.port)
+    if settings.telegram_token:
+        logger.warning("ZHAOREN_TELEGRAM_TOKEN is set but the Telegram channel is not built yet")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,82 @@
+"""Database tables (SQLAlchemy 2.0 typed declarative)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+_now = partial(datetime.now, UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class Conversation(Base):
+    """A conversation's engine state, keyed by ``channel:sender``."""
+
+    __tablename__ = "conversations"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Lead(Base):
+    """A finished self-report (or a crisis) waiting for a caseworker."""
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        Index("ix_leads_queue", "status", "priority", "created_at"),
+        Index("ix_leads_phone_status", "phone", "status"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)
+    conversation_id: Mapped[str] = mapped_column(String(300), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    priority: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    assignee: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    district: Mapped[str | None] = mapped_column(String(50), nullable=True, index=True)
+    phone: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    notes: Mapped[list[LeadNote]] = relationship(
+        back_populates="lead", lazy="raise_on_sql", order_by="LeadNote.id"
+    )
+
+
+class LeadNote(Base):
+    """A note on a lead: a merged report, a caseworker's remark, a status change."""
+
+    __tablename__ = "lead_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_seq: Mapped[int] = mapped_column(ForeignKey("leads.seq", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    lead: Mapped[Lead] = relationship(back_populates="notes", lazy="raise_on_sql")
+
+
+class User(Base):
+    """A staff account; the API token is stored only as a hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    district: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -1,0 +1,244 @@
+"""Query functions and the engine's storage ports, on one async sessionmaker."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.storage.models import Conversation, Lead, LeadNote, User
+from dialogues.schema import LeadDraft, LeadStatus, PostedLead
+
+logger = logging.getLogger(__name__)
+
+OPEN_STATUSES = ("new", "claimed", "contacted", "referred")
+MERGE_WINDOW = timedelta(days=30)
+ROLES = ("caseworker", "supervisor", "hotline", "admin")
+Sessions = async_sessionmaker[AsyncSession]
+# China has one time zone and no daylight saving: a fixed offset is exact.
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone=True columns.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class SqlStateStore:
+    """Conversation state in the ``conversations`` table."""
+
+    def __init__(self, sessions: Sessions):
+        """Use ``sessions`` for every call."""
+        self.sessions = sessions
+
+    async def load(self, key: str) -> dict[str, Any] | None:
+        """The saved state, or ``None``."""
+        async with self.sessions() as session:
+            row = await session.get(Conversation, key)
+            return dict(row.data) if row else None
+
+    async def save(self, key: str, data: dict[str, Any]) -> None:
+        """Insert or replace the state."""
+        async with self.sessions() as session, session.begin():
+            row = await session.get(Conversation, key)
+            if row is None:
+                session.add(Conversation(key=key, data=data, updated_at=datetime.now(UTC)))
+            else:
+                row.data = data
+                row.updated_at = datetime.now(UTC)
+
+
+class SqlLeadSink:
+    """Creates leads idempotently and merges reports from the same phone."""
+
+    def __init__(self, sessions: Sessions):
+        """Use ``sessions`` for every call."""
+        self.sessions = sessions
+
+    async def post(self, draft: LeadDraft) -> PostedLead:
+        """Create, or return/merge into the existing lead (see ``LeadSink``)."""
+        for _attempt in range(3):
+            try:
+                return await self._post_once(draft)
+            except IntegrityError:
+                # A concurrent post with the same key won the race: read its lead.
+                logger.info("Lead post raced on its idempotency key; re-reading")
+        raise RuntimeError("could not post lead after 3 attempts")
+
+    async def _post_once(self, draft: LeadDraft) -> PostedLead:
+        now = datetime.now(UTC)
+        async with self.sessions() as session, session.begin():
+            existing = await session.scalar(
+                select(Lead).where(Lead.idempotency_key == draft.idempotency_key)
+            )
+            if existing is None and draft.contact.get("phone"):
+                existing = await session.scalar(
+                    select(Lead)
+                    .where(
+                        Lead.phone == draft.contact["phone"],
+                        Lead.status.in_(OPEN_STATUSES),
+                        Lead.created_at >= now - MERGE_WINDOW,
+                    )
+                    .order_by(Lead.seq.desc())
+                    .limit(1)
+                )
+            if existing is not None:
+                if existing.idempotency_key != draft.idempotency_key or draft.life_protection:
+                    _merge(session, existing, draft, now)
+                return PostedLead(str(existing.id), False, _utc(existing.due_at).timestamp())
+            lead = Lead(
+                idempotency_key=draft.idempotency_key,
+                conversation_id=draft.conversation_id,
+                channel=draft.channel,
+                status="new",
+                priority=draft.priority,
+                created_at=now,
+                updated_at=now,
+                due_at=now + timedelta(hours=draft.due_hours),
+                district=draft.region.get("district"),
+                phone=draft.contact.get("phone"),
+                data=_draft_data(draft),
+            )
+            session.add(lead)
+            await session.flush()
+            lead.id = f"L-{now.astimezone(CHINA):%Y%m%d}-{lead.seq:04d}"
+            return PostedLead(lead.id, True, lead.due_at.timestamp())
+
+    async def status(self, lead_id: str) -> LeadStatus | None:
+        """The lead's status for the resident."""
+        async with self.sessions() as session:
+            lead = await session.scalar(select(Lead).where(Lead.id == lead_id))
+            if lead is None:
+                return None
+            return LeadStatus(
+                str(lead.id), lead.status, _utc(lead.created_at).timestamp(), lead.priority
+            )
+
+
+def _draft_data(draft: LeadDraft) -> dict[str, Any]:
+    return {
+        "region": draft.region,
+        "contact_name": draft.contact.get("name"),
+        "household": draft.household,
+        "income_monthly": draft.income_monthly,
+        "current_assistance": draft.current_assistance,
+        "needs": draft.needs,
+        "tier_3a": draft.tier_3a,
+        "target_class": draft.target_class,
+        "candidate_policies": draft.candidate_policies,
+        "consent": draft.consent,
+        "summary": draft.summary,
+        "reasons": draft.reasons,
+        "life_protection": draft.life_protection,
+    }
+
+
+def _merge(session: AsyncSession, lead: Lead, draft: LeadDraft, now: datetime) -> None:
+    """Add a later report to an open lead: never lose what either one said."""
+    data = dict(lead.data)
+    fresh = _draft_data(draft)
+    for key in ("household", "income_monthly", "region"):
+        if not data.get(key) or (key == "household" and not data[key].get("size")):
+            data[key] = fresh[key]
+    data["contact_name"] = data.get("contact_name") or fresh["contact_name"]
+    known = {(n["category"], n["detail"]) for n in data.get("needs", [])}
+    data["needs"] = data.get("needs", []) + [
+        n for n in fresh["needs"] if (n["category"], n["detail"]) not in known
+    ]
+    for key in ("candidate_policies", "tier_3a", "current_assistance"):
+        data[key] = list(dict.fromkeys([*data.get(key, []), *fresh[key]]))
+    if draft.consent.get("caseworker"):
+        data["consent"] = draft.consent
+    lead.data = data
+    if lead.phone is None and draft.contact.get("phone"):
+        lead.phone = draft.contact["phone"]
+    if lead.district is None and draft.region.get("district"):
+        lead.district = draft.region["district"]
+    if draft.priority < lead.priority:
+        lead.priority = draft.priority
+        lead.due_at = min(_utc(lead.due_at), now + timedelta(hours=draft.due_hours))
+    lead.updated_at = now
+    session.add(LeadNote(lead_seq=lead.seq, author="system", text="补充登记:" + draft.summary))
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****5678: phone numbers never appear whole in lists or logs."""
+    if not phone:
+        return phone
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) < 7:
+        return "****"
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
+def lead_json(
+    lead: Lead, notes: list[LeadNote] | None = None, unmask: bool = False
+) -> dict[str, Any]:
+    """The contract's lead JSON (§5); the phone is masked unless ``unmask``."""
+    data = lead.data
+    result: dict[str, Any] = {
+        "id": lead.id,
+        "created_at": _utc(lead.created_at).astimezone(CHINA).isoformat(timespec="seconds"),
+        "channel": lead.channel,
+        "conversation_id": lead.conversation_id,
+        "status": lead.status,
+        "priority": lead.priority,
+        "due_at": _utc(lead.due_at).astimezone(CHINA).isoformat(timespec="seconds"),
+        "assignee": lead.assignee,
+        "region": data.get("region", {}),
+        "contact": {
+            "name": data.get("contact_name"),
+            "phone": lead.phone if unmask else mask_phone(lead.phone),
+        },
+        "household": data.get("household", {}),
+        "income_monthly": data.get("income_monthly"),
+        "current_assistance": data.get("current_assistance", []),
+        "needs": data.get("needs", []),
+        "tier_3a": data.get("tier_3a", []),
+        "target_class": data.get("target_class"),
+        "candidate_policies": data.get("candidate_policies", []),
+        "consent": data.get("consent", {}),
+        "summary": data.get("summary", ""),
+        "reasons": data.get("reasons", {}),
+        "life_protection": data.get("life_protection", False),
+    }
+    if notes is not None:
+        result["notes"] = [
+            {
+                "author": n.author,
+                "text": n.text,
+                "created_at": _utc(n.created_at).astimezone(CHINA).isoformat(timespec="seconds"),
+            }
+            for n in notes
+        ]
+    return result
+
+
+def hash_token(token: str) -> str:
+    """Tokens are stored hashed so that a database dump does not grant access."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def add_user(
+    sessions: Sessions, name: str, role: str, district: str | None
+) -> tuple[User, str]:
+    """Create an account and return it with its (only ever shown once) token."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    token = secrets.token_urlsafe(32)
+    async with sessions() as session, session.begin():
+        user = User(name=name, role=role, district=district, token_hash=hash_token(token))
+        session.add(user)
+    return user, token
+
+
+async def user_by_token(sessions: Sessions, token: str) -> User | None:
+    """The account a bearer token belongs to."""
+    async with sessions() as session:
+        return await session.scalar(select(User).where(User.token_hash == hash_token(token)))

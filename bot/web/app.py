@@ -1,0 +1,44 @@
+"""The one aiohttp application: Rasa-compatible endpoints and the lead API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.assembly import Assistant, Brain, open_assistant
+from bot.config import Settings
+from bot.web import leads_api, rasa_api
+from bot.web.errors import error_middleware
+from bot.web.keys import assistant_key, settings_key
+
+
+def setup_routes(app: web.Application) -> None:
+    """The single route table."""
+    app.router.add_get("/healthz", rasa_api.healthz)
+    app.router.add_post("/model/parse", rasa_api.model_parse)
+    app.router.add_post("/webhooks/rest/webhook", rasa_api.rest_webhook)
+    app.router.add_get("/api/v1/leads", leads_api.list_leads)
+    app.router.add_get("/api/v1/leads/{id}", leads_api.get_lead)
+    app.router.add_post("/api/v1/leads/{id}/claim", leads_api.claim)
+    app.router.add_post("/api/v1/leads/{id}/status", leads_api.set_status)
+    app.router.add_post("/api/v1/leads/{id}/notes", leads_api.add_note)
+
+
+async def create_app(
+    settings: Settings, brain: Brain | None = None, assistant: Assistant | None = None
+) -> web.Application:
+    """Build the app; the assistant is loaded before the first request is accepted."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
+    app[settings_key] = settings
+    app[assistant_key] = assistant or await open_assistant(settings, brain)
+    owns_assistant = assistant is None
+
+    async def close_assistant(app: web.Application) -> AsyncIterator[None]:
+        yield
+        if owns_assistant:
+            await app[assistant_key].close()
+
+    app.cleanup_ctx.append(close_assistant)
+    setup_routes(app)
+    return app

@@ -1,0 +1,244 @@
+"""Load what the assistant says: responses, the intake flow and the safety lexicon.
+
+Every cross-reference is checked at start-up so that a typo by an editor fails loudly
+with the file and key, not in front of a resident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dialogues.errors import FlowError
+from dialogues.schema import Button, Reply
+
+DIALOGUES_DIR = Path(__file__).parent
+SLOT_KINDS = {"place", "household", "income", "assistance", "needs", "urgency", "phone"}
+_FLOW_TEXTS = (
+    "intro",
+    "progress",
+    "confirm",
+    "fix_prompt",
+    "consent_caseworker",
+    "consent_charity",
+    "declined",
+    "posted",
+    "already_posted",
+    "merged",
+    "unknown_recorded",
+    "skip_offer",
+    "corrected",
+    "resume",
+    "restarted",
+    "cancelled",
+    "back",
+    "expired",
+    "resumed_after_break",
+)
+_BUTTON_LISTS = ("confirm_buttons", "consent_buttons", "skip_buttons")
+_SAFETY_TEXTS = ("default_text", "lead_notice", "ask_phone", "sources")
+
+
+class _SafeVars(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: str, values: dict[str, Any]) -> str:
+    """Fill ``{name}`` placeholders; unknown names stay visible rather than crash."""
+    return template.format_map(_SafeVars(values))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise FlowError(f"{path}: cannot read: {exc}") from exc
+    if not isinstance(document, dict):
+        raise FlowError(f"{path}: the top level must be a mapping")
+    return document
+
+
+def _buttons(path: Path, where: str, raw: object) -> tuple[Button, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise FlowError(f"{path}: {where}: must be a list of buttons")
+    buttons = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict) or not item.get("title") or not item.get("payload"):
+            raise FlowError(f"{path}: {where}[{index}]: a button needs title and payload")
+        buttons.append(Button(str(item["title"]), str(item["payload"])))
+    return tuple(buttons)
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One question of the intake."""
+
+    name: str
+    kind: str
+    required: bool
+    question: str
+    example: str
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    """The intake flow as loaded from YAML."""
+
+    slots: tuple[Slot, ...]
+    texts: dict[str, str]
+    buttons: dict[str, tuple[Button, ...]]
+
+    def slot(self, name: str) -> Slot:
+        """A slot by name."""
+        return next(s for s in self.slots if s.name == name)
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisKind:
+    """A kind of danger, the words that reveal it and what to say first."""
+
+    name: str
+    patterns: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """Everything the engine says."""
+
+    responses: dict[str, Reply]
+    intents: tuple[str, ...]
+    flow: Flow
+    crisis_kinds: tuple[CrisisKind, ...]
+    safety: dict[str, str]
+    defaults: dict[str, str]
+    labels: dict[str, Any]
+
+    def label(self, group: str, code: object) -> str:
+        """The display name of a contract code, or the code itself."""
+        names = self.labels.get(group, {})
+        return str(names.get(code, code)) if isinstance(names, dict) else str(code)
+
+    def reply(self, name: str, values: dict[str, Any] | None = None) -> Reply:
+        """Render a response by name."""
+        template = self.responses[name]
+        return Reply(fill(template.text, values or {}), template.buttons)
+
+
+def load_responses(path: Path) -> tuple[dict[str, Reply], tuple[str, ...]]:
+    """Read the responses of ``domain.yml``."""
+    document = _read(path)
+    responses: dict[str, Reply] = {}
+    for name, variants in (document.get("responses") or {}).items():
+        if not name.startswith("utter_"):
+            raise FlowError(f"{path}: responses.{name}: names start with 'utter_'")
+        if not isinstance(variants, list) or not variants or "text" not in variants[0]:
+            raise FlowError(f"{path}: responses.{name}: needs at least one '- text:'")
+        first = variants[0]
+        responses[name] = Reply(
+            str(first["text"]), _buttons(path, f"responses.{name}.buttons", first.get("buttons"))
+        )
+    return responses, tuple(str(i) for i in document.get("intents") or [])
+
+
+def load_flow(path: Path) -> Flow:
+    """Read ``flows/intake.yml`` and check every key it must have."""
+    document = _read(path)
+    slots = []
+    for index, raw in enumerate(document.get("slots") or []):
+        where = f"slots[{index}]"
+        if not isinstance(raw, dict):
+            raise FlowError(f"{path}: {where}: must be a mapping")
+        for key in ("name", "kind", "question", "example"):
+            if not raw.get(key):
+                raise FlowError(f"{path}: {where}.{key}: missing")
+        if raw["kind"] not in SLOT_KINDS:
+            raise FlowError(f"{path}: {where}.kind: unknown kind {raw['kind']!r}")
+        slots.append(
+            Slot(
+                name=str(raw["name"]),
+                kind=str(raw["kind"]),
+                required=bool(raw.get("required", True)),
+                question=str(raw["question"]),
+                example=str(raw["example"]),
+                buttons=_buttons(path, f"{where}.buttons", raw.get("buttons")),
+            )
+        )
+    kinds = [s.kind for s in slots]
+    if sorted(kinds) != sorted(set(kinds)) or set(kinds) != SLOT_KINDS:
+        raise FlowError(f"{path}: slots: each kind {sorted(SLOT_KINDS)} must appear exactly once")
+    texts = {}
+    for key in _FLOW_TEXTS:
+        if not document.get(key):
+            raise FlowError(f"{path}: {key}: missing")
+        texts[key] = str(document[key])
+    buttons = {key: _buttons(path, key, document.get(key)) for key in _BUTTON_LISTS}
+    return Flow(tuple(slots), texts, buttons)
+
+
+def load_safety(path: Path) -> tuple[tuple[CrisisKind, ...], dict[str, str]]:
+    """Read ``safety.yml``."""
+    document = _read(path)
+    kinds = []
+    for name, raw in (document.get("kinds") or {}).items():
+        if not isinstance(raw, dict) or not raw.get("patterns") or not raw.get("text"):
+            raise FlowError(f"{path}: kinds.{name}: needs patterns and text")
+        kinds.append(CrisisKind(name, tuple(str(p) for p in raw["patterns"]), str(raw["text"])))
+    texts = {}
+    for key in _SAFETY_TEXTS:
+        if not document.get(key):
+            raise FlowError(f"{path}: {key}: missing")
+        texts[key] = str(document[key])
+    return tuple(kinds), texts
+
+
+REQUIRED_RESPONSES = (
+    "utter_greet",
+    "utter_goodbye",
+    "utter_thanks",
+    "utter_ask_which_policy",
+    "utter_answer",
+    "utter_aspect_unknown",
+    "utter_dont_know",
+    "utter_out_of_scope",
+    "utter_empty",
+    "utter_too_long",
+    "utter_ask_human",
+    "utter_offer_help",
+    "utter_complaint",
+    "utter_check_status_none",
+    "utter_check_status",
+    "utter_fallback_report",
+)
+
+
+def load_content(root: Path = DIALOGUES_DIR, nlu_intents: list[str] | None = None) -> Content:
+    """Load and cross-check all dialogue content."""
+    domain = root / "domain.yml"
+    responses, intents = load_responses(domain)
+    document = _read(domain)
+    defaults = {str(k): str(v) for k, v in (document.get("defaults") or {}).items()}
+    for key in ("office", "hotline", "helper_title"):
+        if key not in defaults:
+            raise FlowError(f"{domain}: defaults.{key}: missing")
+    labels = document.get("labels") or {}
+    for key in ("aspect", "relation", "condition", "need", "urgency", "status", "summary"):
+        if not isinstance(labels.get(key), dict):
+            raise FlowError(f"{domain}: labels.{key}: missing")
+    for name in REQUIRED_RESPONSES:
+        if name not in responses:
+            raise FlowError(f"{root / 'domain.yml'}: responses.{name}: missing")
+    if nlu_intents is not None:
+        unknown = sorted(set(nlu_intents) - set(intents))
+        if unknown:
+            raise FlowError(f"{root / 'domain.yml'}: intents: NLU intent {unknown[0]!r} missing")
+    flow = load_flow(root / "flows" / "intake.yml")
+    kinds, safety = load_safety(root / "safety.yml")
+    return Content(responses, intents, flow, kinds, safety, defaults, labels)

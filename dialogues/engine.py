@@ -1,0 +1,321 @@
+"""The channel-agnostic conversation engine.
+
+``Engine.handle(channel, sender, text)`` is the one entry point every channel calls. It owns
+conversation state (through a ``StateStore``), routes intents to answers, runs the intake
+and posts leads (through a ``LeadSink``). It never imports a channel or a database driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from dialogues.content import Content, fill
+from dialogues.intake import IntakeRunner
+from dialogues.ports import LeadSink, StateStore
+from dialogues.schema import Button, ConversationState, Reply
+from knowledge.base import KnowledgeBase
+from knowledge.rules import LeadRules
+from knowledge.schema import ASPECTS, Region
+from nlu.normalize import normalize
+from nlu.pipeline import NluPipeline
+from nlu.schema import Entity, IntentScore, ParseResult
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 2000
+INTAKE_EXPIRY_SECONDS = 7 * 24 * 3600
+CRISIS_CONFIDENCE = 0.55
+_PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", re.S)
+
+
+class Engine:
+    """Turns one resident message into replies, remembering the conversation."""
+
+    def __init__(
+        self,
+        nlu: NluPipeline,
+        kb: KnowledgeBase,
+        rules: LeadRules,
+        content: Content,
+        store: StateStore,
+        leads: LeadSink,
+        clock: Callable[[], float] = time.time,
+    ):
+        """Wire the engine to its knowledge, content and ports."""
+        self.nlu = nlu
+        self.kb = kb
+        self.rules = rules
+        self.content = content
+        self.store = store
+        self.leads = leads
+        self.clock = clock
+        self.intake = IntakeRunner(self)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- entry point -------------------------------------------------------------------
+
+    async def handle(
+        self, channel: str, sender: str, text: str, message_id: str | None = None
+    ) -> list[Reply]:
+        """Answer one message. Messages of one conversation are handled one at a time."""
+        key = f"{channel}:{sender}"
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            # State is loaded only after the lock is held, so two messages of the same
+            # conversation can never both start from the same old state.
+            raw = await self.store.load(key)
+            state = (
+                ConversationState.from_dict(raw)
+                if raw
+                else ConversationState(key=key, channel=channel, sender=sender)
+            )
+            if message_id is not None and message_id in state.recent_message_ids:
+                return [_reply_from_dict(r) for r in state.last_replies]
+            replies = await self._respond(state, text)
+            if message_id is not None:
+                state.recent_message_ids = [*state.recent_message_ids[-19:], message_id]
+            state.last_replies = [_reply_to_dict(r) for r in replies]
+            await self.store.save(key, state.to_dict())
+        if not lock.locked() and len(self._locks) > 10000:
+            self._locks.pop(key, None)
+        return replies
+
+    def parse(self, text: str) -> ParseResult:
+        """Parse a message or a button payload (``/intent{"entity": "value"}``)."""
+        match = _PAYLOAD.match(text.strip())
+        if match:
+            entities: list[Entity] = []
+            if match.group("entities"):
+                try:
+                    values = json.loads(match.group("entities"))
+                except json.JSONDecodeError:
+                    values = {}
+                if isinstance(values, dict):
+                    entities = [Entity(str(k), str(v), 0, 0, "payload") for k, v in values.items()]
+            score = IntentScore(match.group("intent"), 1.0)
+            return ParseResult(text, score, tuple(entities), (score,))
+        return self.nlu.parse(text)
+
+    async def _respond(self, state: ConversationState, text: str) -> list[Reply]:
+        replies: list[Reply] = []
+        if not text or not text.strip():
+            return [self.say("utter_empty", state)]
+        if len(text) > MAX_MESSAGE_CHARS:
+            text = text[:MAX_MESSAGE_CHARS]
+            replies.append(self.say("utter_too_long", state))
+        parse = self.parse(text)
+        self._remember_place(state, parse)
+        crisis = self._crisis_kind(parse)
+        if crisis is not None:
+            return replies + await self._crisis(state, parse, crisis)
+        if state.pending == "crisis_phone" and parse.first("phone"):
+            return replies + await self._crisis_phone(state, parse)
+        if state.intake is not None:
+            if self.clock() - state.intake.updated_at > INTAKE_EXPIRY_SECONDS:
+                state.intake = None
+                replies.append(Reply(fill(self.content.flow.texts["expired"], self.vars(state))))
+            else:
+                return replies + await self.intake.handle(state, parse)
+        return replies + await self._route(state, parse)
+
+    # -- routing outside the intake ------------------------------------------------------
+
+    async def _route(self, state: ConversationState, parse: ParseResult) -> list[Reply]:
+        intent = parse.intent.name
+        if intent == "start_intake" or (intent == "affirm" and state.pending == "offer_intake"):
+            state.pending = None
+            return await self.intake.start(state, parse, prefill=False)
+        if intent == "affirm" and state.last_lead_id and self._recently_posted(state):
+            text = fill(self.content.flow.texts["already_posted"], self.vars(state))
+            return [Reply(text)]
+        state.pending = None
+        if self._is_policy_question(state, parse):
+            return self.answer_policy(state, parse)
+        if intent == "report_need":
+            return await self.intake.start(state, parse, prefill=True)
+        if intent == "check_status":
+            return await self._check_status(state)
+        simple = {
+            "greet": "utter_greet",
+            "goodbye": "utter_goodbye",
+            "thanks": "utter_thanks",
+            "ask_human": "utter_ask_human",
+            "offer_help": "utter_offer_help",
+            "complaint": "utter_complaint",
+        }
+        if intent in simple:
+            return [self.say(simple[intent], state)]
+        if intent == "ask_policy":
+            return [self.say("utter_dont_know", state)]
+        if self.rules.needs_in(normalize(parse.text)) and intent not in {"affirm", "deny"}:
+            state.pending = "offer_intake"
+            return [self.say("utter_fallback_report", state)]
+        if parse.fallback:
+            return [self.say("utter_dont_know", state)]
+        if intent in {"affirm", "deny", "inform"}:
+            return [self.say("utter_greet", state)]
+        return [self.say("utter_out_of_scope", state)]
+
+    def _is_policy_question(self, state: ConversationState, parse: ParseResult) -> bool:
+        has_policy = parse.first("policy") is not None
+        has_aspect = parse.first("aspect") is not None
+        if parse.intent.name == "ask_policy":
+            return has_policy or has_aspect
+        if parse.intent.name in {"report_need", "crisis", "check_status", "ask_human"}:
+            return False
+        # A low-confidence guess that still names a policy, or a bare follow-up aspect,
+        # is a policy question in context ("那要带什么材料?").
+        return (parse.fallback or parse.intent.name == "inform") and (
+            has_policy or (has_aspect and state.policy is not None)
+        )
+
+    def answer_policy(self, state: ConversationState, parse: ParseResult) -> list[Reply]:
+        """Answer a policy question, using the conversation's context for what is missing."""
+        policy_id = parse.first("policy")
+        aspect = parse.first("aspect")
+        if policy_id is not None:
+            state.policy = str(policy_id)
+            if aspect is None:
+                aspect = state.aspect if state.aspect and state.pending == "which_policy" else None
+        elif state.policy is None:
+            state.aspect = str(aspect) if aspect else None
+            state.pending = "which_policy"
+            return [self.say("utter_ask_which_policy", state)]
+        state.pending = None
+        aspect_name = str(aspect) if aspect in ASPECTS else "overview"
+        state.aspect = aspect_name
+        policy = self.kb.policy(state.policy or "")
+        if policy is None:
+            return [self.say("utter_dont_know", state)]
+        values = {
+            **self.vars(state),
+            "policy_name": policy.name,
+            "aspect_name": self.content.label("aspect", aspect_name),
+        }
+        answer = self.kb.answer(policy.id, aspect_name, self.region(state))
+        if answer is None:
+            reply = self.content.reply("utter_aspect_unknown", values)
+        else:
+            values.update(answer=fill(answer.text, values), source=answer.source_line())
+            reply = self.content.reply("utter_answer", values)
+        more = [
+            Button(
+                self.content.label("aspect", a),
+                "/ask_policy" + json.dumps({"policy": policy.id, "aspect": a}, ensure_ascii=False),
+            )
+            for a in ASPECTS
+            if a != aspect_name and self.kb.answer(policy.id, a, self.region(state))
+        ][:4]
+        return [Reply(reply.text, reply.buttons + tuple(more))]
+
+    async def _check_status(self, state: ConversationState) -> list[Reply]:
+        lead_id = state.last_lead_id or state.crisis_lead_id
+        status = await self.leads.status(lead_id) if lead_id else None
+        if status is None:
+            return [self.say("utter_check_status_none", state)]
+        values = self.vars(state)
+        values.update(
+            lead_id=status.lead_id,
+            created=time.strftime("%m月%d日", time.localtime(status.created_at)),
+            status_text=fill(self.content.label("status", status.status), values),
+            next_step=self.content.labels.get("next_step", {}).get(status.priority, "")
+            if status.status in {"new", "claimed"}
+            else "",
+        )
+        return [self.say("utter_check_status", state, values)]
+
+    # -- crisis --------------------------------------------------------------------------
+
+    def _crisis_kind(self, parse: ParseResult) -> str | None:
+        if parse.intent.name.startswith("/"):
+            return None
+        norm = normalize(parse.text)
+        for kind in self.content.crisis_kinds:
+            if any(p in norm for p in kind.patterns):
+                return kind.name
+        if parse.intent.name == "crisis" and parse.intent.confidence >= CRISIS_CONFIDENCE:
+            return "default"
+        return None
+
+    async def _crisis(
+        self, state: ConversationState, parse: ParseResult, kind: str
+    ) -> list[Reply]:
+        advice = next(
+            (k.text for k in self.content.crisis_kinds if k.name == kind),
+            self.content.safety["default_text"],
+        )
+        replies = [Reply(advice)]
+        phone = parse.first("phone")
+        if phone is not None:
+            state.phone = str(phone)
+        posted = await self.intake.post_crisis(state, parse)
+        state.crisis_lead_id = posted.lead_id
+        values = {**self.vars(state), "lead_id": posted.lead_id}
+        replies.append(Reply(fill(self.content.safety["lead_notice"], values)))
+        if state.phone is None:
+            state.pending = "crisis_phone"
+            replies.append(Reply(self.content.safety["ask_phone"]))
+        if state.intake is not None:
+            replies.append(self.intake.current_question(state))
+        return replies
+
+    async def _crisis_phone(self, state: ConversationState, parse: ParseResult) -> list[Reply]:
+        state.phone = str(parse.first("phone"))
+        state.pending = None
+        posted = await self.intake.post_crisis(state, parse)
+        values = {**self.vars(state), "lead_id": posted.lead_id}
+        return [Reply(fill(self.content.safety["lead_notice"], values))]
+
+    # -- helpers used by the intake -------------------------------------------------------
+
+    def _remember_place(self, state: ConversationState, parse: ParseResult) -> None:
+        district = parse.first("district")
+        street = parse.first("street")
+        place = self.kb.place(str(district) if district else None, str(street) if street else None)
+        if place is not None:
+            state.region_id = place.region.id
+            state.district = place.district
+            state.street = place.street or state.street
+
+    def region(self, state: ConversationState) -> Region | None:
+        """The resident's region, once known."""
+        return self.kb.region_by_id(state.region_id)
+
+    def vars(self, state: ConversationState) -> dict[str, Any]:
+        """Values every template may use: office, hotline and the local helper's title."""
+        region = self.region(state)
+        values: dict[str, Any] = dict(self.content.defaults)
+        if region is not None:
+            values.update(
+                office=region.office, hotline=region.hotline, helper_title=region.helper_title
+            )
+        return values
+
+    def say(
+        self, name: str, state: ConversationState, values: dict[str, Any] | None = None
+    ) -> Reply:
+        """Render a response with the conversation's values."""
+        return self.content.reply(name, values if values is not None else self.vars(state))
+
+    def _recently_posted(self, state: ConversationState) -> bool:
+        return state.last_posted_at is not None and self.clock() - state.last_posted_at < 3600
+
+    @staticmethod
+    def new_id() -> str:
+        """A fresh random identifier."""
+        return uuid.uuid4().hex
+
+
+def _reply_to_dict(reply: Reply) -> dict[str, Any]:
+    return {"text": reply.text, "buttons": [[b.title, b.payload] for b in reply.buttons]}
+
+
+def _reply_from_dict(data: dict[str, Any]) -> Reply:
+    return Reply(str(data["text"]), tuple(Button(t, p) for t, p in data.get("buttons", [])))

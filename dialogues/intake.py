@@ -1,0 +1,429 @@
+"""The guided self-report: fill slots in any order, confirm, ask consent, post a lead."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from dialogues.content import Slot, fill
+from dialogues.reading import read_message
+from dialogues.schema import ConversationState, IntakeState, LeadDraft, PostedLead, Reply
+from knowledge.rules import Facts
+from nlu.normalize import normalize
+from nlu.schema import ParseResult
+
+if TYPE_CHECKING:
+    from dialogues.engine import Engine
+
+_CANCEL = re.compile(r"^(?:取消|不登记了|不弄了|不填了|算了不登记了|取消登记)$")
+_RESTART = re.compile(r"^(?:重新开始|重来|从头开始|重新登记)$")
+_BACK = re.compile(r"^(?:返回上一步|上一步|返回|退回上一步|回到上一步)$")
+_UNKNOWN = re.compile(r"^(?:不知道|不清楚|不方便说|不想说|跳过|不好说|说不清|不记得了?|不晓得)$")
+_CORRECTION = re.compile(r"^(?:不对|不是|错了|说错了|改一下|更正)")
+_PUNCT = re.compile(r"[\s,。.!!??~、;;::\"'“”]+")
+MAX_FAILURES = 2
+
+
+def _command(text: str) -> str:
+    return _PUNCT.sub("", normalize(text))
+
+
+class IntakeRunner:
+    """Runs the intake flow for the engine."""
+
+    def __init__(self, engine: Engine):
+        """Keep a reference to the engine for content, rules and ports."""
+        self.engine = engine
+        self.flow = engine.content.flow
+
+    # -- starting and resuming -------------------------------------------------------------
+
+    async def start(
+        self, state: ConversationState, parse: ParseResult, prefill: bool
+    ) -> list[Reply]:
+        """Begin a report, keeping whatever the first message already said."""
+        state.intake = IntakeState(id=self.engine.new_id())
+        replies = [Reply(fill(self.flow.texts["intro"], self.engine.vars(state)))]
+        if prefill:
+            self._apply(state, parse)
+        return [*replies, *self._next(state)]
+
+    async def handle(self, state: ConversationState, parse: ParseResult) -> list[Reply]:
+        """One message while a report is in progress."""
+        intake = state.intake
+        assert intake is not None
+        now = self.engine.clock()
+        replies: list[Reply] = []
+        if now - intake.updated_at > 6 * 3600:
+            replies.append(Reply(self.flow.texts["resumed_after_break"]))
+        intake.updated_at = now
+        command = _command(parse.text)
+        if _CANCEL.match(command) or parse.intent.name == "cancel":
+            state.intake = None
+            return [Reply(fill(self.flow.texts["cancelled"], self.engine.vars(state)))]
+        if _RESTART.match(command):
+            state.intake = IntakeState(id=self.engine.new_id())
+            return [Reply(self.flow.texts["restarted"]), *self._next(state)]
+        if _BACK.match(command):
+            if intake.history:
+                intake.restore(intake.history.pop())
+            return [Reply(self.flow.texts["back"]), *self._next(state, force_ask=True)]
+        if parse.intent.name == "ask_human":
+            return [*replies, self.engine.say("utter_ask_human", state), *self._next(state)]
+        if intake.stage == "confirm":
+            return replies + await self._confirm(state, parse, command)
+        if intake.stage in {"consent_caseworker", "consent_charity"}:
+            return replies + await self._consent(state, parse)
+        if intake.asked and _UNKNOWN.match(command):
+            self._checkpoint(intake)
+            if intake.asked not in intake.unknown:
+                intake.unknown.append(intake.asked)
+            return [*replies, Reply(self.flow.texts["unknown_recorded"]), *self._next(state)]
+        if self._is_side_question(state, parse):
+            answer = self.engine.answer_policy(state, parse)
+            resume = Reply(self.flow.texts["resume"])
+            return [*replies, *answer, resume, *self._next(state, force_ask=True)]
+        filled = self._apply(state, parse)
+        if not filled:
+            return replies + self._failed(state)
+        if _CORRECTION.match(command) or intake.stage == "fix":
+            replies.append(Reply(self.flow.texts["corrected"]))
+        return replies + self._next(state)
+
+    def _is_side_question(self, state: ConversationState, parse: ParseResult) -> bool:
+        if parse.intent.name != "ask_policy" or parse.intent.confidence < 0.5:
+            return False
+        return parse.first("aspect") is not None or bool(
+            parse.first("policy") and re.search(r"[吗呢?？]|什么|怎么|多少|哪", parse.text)
+        )
+
+    # -- filling slots ---------------------------------------------------------------------
+
+    def _apply(self, state: ConversationState, parse: ParseResult) -> bool:
+        intake = state.intake
+        assert intake is not None
+        reading = read_message(parse, self.engine.rules, intake.asked, intake.slots)
+        if not reading:
+            return False
+        self._checkpoint(intake)
+        for name, value in reading.values.items():
+            if name == "needs" and intake.slots.get("needs") and intake.asked != "needs":
+                known = {n["category"] for n in intake.slots["needs"]}
+                value = intake.slots["needs"] + [n for n in value if n["category"] not in known]
+            intake.slots[name] = value
+            if name in intake.unknown:
+                intake.unknown.remove(name)
+            intake.failures.pop(name, None)
+        if "phone" in reading.values:
+            state.phone = reading.values["phone"]
+        if reading.name:
+            intake.slots["name"] = reading.name
+        place = reading.values.get("place")
+        if place:
+            resolved = self.engine.kb.place(place.get("district") or None, place.get("street"))
+            if resolved is not None:
+                place["district"] = resolved.district
+        intake.texts = [*intake.texts[-9:], parse.text[:200]]
+        return True
+
+    def _checkpoint(self, intake: IntakeState) -> None:
+        intake.history = [*intake.history[-19:], intake.snapshot()]
+
+    def _failed(self, state: ConversationState) -> list[Reply]:
+        intake = state.intake
+        assert intake is not None
+        slot = self._current_slot(intake)
+        if slot is None:
+            return self._next(state)
+        intake.failures[slot.name] = intake.failures.get(slot.name, 0) + 1
+        if intake.failures[slot.name] >= MAX_FAILURES:
+            values = self.engine.vars(state)
+            text = fill(slot.example, values) + "\n" + self.flow.texts["skip_offer"]
+            return [Reply(text, self.flow.buttons["skip_buttons"])]
+        return [self._question(state, slot, again=True)]
+
+    # -- asking ------------------------------------------------------------------------------
+
+    def _missing(self, intake: IntakeState) -> list[Slot]:
+        return [
+            s
+            for s in self.flow.slots
+            if s.name not in intake.slots and s.name not in intake.unknown
+        ]
+
+    def _current_slot(self, intake: IntakeState) -> Slot | None:
+        if intake.asked is None:
+            return None
+        return next((s for s in self.flow.slots if s.name == intake.asked), None)
+
+    def _question(self, state: ConversationState, slot: Slot, again: bool = False) -> Reply:
+        intake = state.intake
+        assert intake is not None
+        left = len(self._missing(intake)) or 1
+        text = fill(slot.question, self.engine.vars(state))
+        if again:
+            text = "不好意思,我没听明白。" + text
+        text += fill(self.flow.texts["progress"], {"left": left})
+        return Reply(text, slot.buttons)
+
+    def current_question(self, state: ConversationState) -> Reply:
+        """The question the resident is being asked now (after an interruption)."""
+        replies = self._next(state, force_ask=True)
+        return replies[-1] if replies else Reply(self.flow.texts["resume"])
+
+    def _next(self, state: ConversationState, force_ask: bool = False) -> list[Reply]:
+        intake = state.intake
+        assert intake is not None
+        if intake.stage in {"consent_caseworker", "consent_charity"}:
+            return [self._consent_question(state, intake.stage)]
+        missing = self._missing(intake)
+        if missing:
+            intake.stage = "collect"
+            intake.asked = missing[0].name
+            return [self._question(state, missing[0])]
+        intake.asked = None
+        intake.stage = "confirm"
+        summary = self.summary_lines(state)
+        text = fill(self.flow.texts["confirm"], {"summary": "\n".join(summary)})
+        return [Reply(text, self.flow.buttons["confirm_buttons"])]
+
+    def _consent_question(self, state: ConversationState, stage: str) -> Reply:
+        text = fill(self.flow.texts[stage], self.engine.vars(state))
+        return Reply(text, self.flow.buttons["consent_buttons"])
+
+    # -- confirming and consent ------------------------------------------------------------
+
+    async def _confirm(
+        self, state: ConversationState, parse: ParseResult, command: str
+    ) -> list[Reply]:
+        intake = state.intake
+        assert intake is not None
+        if parse.intent.name == "affirm":
+            intake.stage = "consent_caseworker"
+            return [self._consent_question(state, "consent_caseworker")]
+        if self._apply(state, parse):
+            return [Reply(self.flow.texts["corrected"]), *self._next(state)]
+        if parse.intent.name == "deny" or _CORRECTION.match(command):
+            intake.stage = "fix"
+            return [Reply(self.flow.texts["fix_prompt"])]
+        return self._next(state)
+
+    async def _consent(self, state: ConversationState, parse: ParseResult) -> list[Reply]:
+        intake = state.intake
+        assert intake is not None
+        answer = parse.intent.name
+        if answer not in {"affirm", "deny"}:
+            return [self._consent_question(state, intake.stage)]
+        if intake.stage == "consent_caseworker":
+            if answer == "deny":
+                state.intake = None
+                state.phone = None
+                return [Reply(fill(self.flow.texts["declined"], self.engine.vars(state)))]
+            intake.stage = "consent_charity"
+            return [self._consent_question(state, "consent_charity")]
+        return await self._post(state, charity=answer == "affirm")
+
+    async def _post(self, state: ConversationState, charity: bool) -> list[Reply]:
+        intake = state.intake
+        assert intake is not None
+        draft = self.build_draft(state, intake, consent={"caseworker": True, "charity": charity})
+        posted = await self.engine.leads.post(draft)
+        state.intake = None
+        state.last_lead_id = posted.lead_id
+        state.last_posted_at = self.engine.clock()
+        values = self.engine.vars(state)
+        if not posted.created:
+            return [Reply(fill(self.flow.texts["merged"], {**values, "lead_id": posted.lead_id}))]
+        lines = [
+            f"· {self.engine.kb.policies[c].name}:{draft.reasons['candidates'][c]}"
+            for c in draft.candidate_policies
+        ]
+        due = self.engine.content.labels.get("due", {}).get(draft.priority, "")
+        text = fill(
+            self.flow.texts["posted"],
+            {**values, "lead_id": posted.lead_id, "due": due, "candidates": "\n".join(lines)},
+        )
+        return [Reply(text)]
+
+    async def post_crisis(self, state: ConversationState, parse: ParseResult) -> PostedLead:
+        """A priority-1 lead at once, with whatever is known (PIPL art. 13: protect life)."""
+        intake = state.intake or IntakeState(id="crisis")
+        intake.texts = [*intake.texts[-9:], parse.text[:200]]
+        draft = self.build_draft(
+            state, intake, consent={"caseworker": False, "charity": False}, crisis=True
+        )
+        draft.idempotency_key = f"crisis:{state.key}"
+        return await self.engine.leads.post(draft)
+
+    # -- the lead --------------------------------------------------------------------------
+
+    def build_draft(
+        self,
+        state: ConversationState,
+        intake: IntakeState,
+        consent: dict[str, Any],
+        crisis: bool = False,
+    ) -> LeadDraft:
+        """The lead for this report, with the rules' conclusions and their reasons."""
+        slots = intake.slots
+        household = slots.get("household") or {}
+        members = household.get("members") or []
+        needs = list(slots.get("needs") or [])
+        if not needs and intake.texts:
+            text = normalize(" ".join(intake.texts))
+            detail = intake.texts[-1][:80]
+            needs = [{"category": c, "detail": detail} for c in self.engine.rules.needs_in(text)]
+        urgency = "crisis" if crisis else slots.get("urgency")
+        all_text = normalize(" ".join(intake.texts))
+        facts = Facts(
+            needs=frozenset(n["category"] for n in needs),
+            conditions=frozenset(c for m in members for c in m.get("conditions", [])),
+            receiving=frozenset(slots.get("assistance") or []),
+            urgency=urgency,
+            ages=tuple(m["age"] for m in members if m.get("age") is not None),
+            household_size=household.get("size"),
+            urgent_words=self.engine.rules.is_urgent(all_text),
+        )
+        assessment = self.engine.rules.assess(facts)
+        place = slots.get("place") or {}
+        draft = LeadDraft(
+            idempotency_key=f"intake:{intake.id}",
+            channel=state.channel,
+            conversation_id=state.key,
+            priority=assessment.priority,
+            due_hours=self.engine.rules.due_hours(assessment.priority),
+            region={
+                "district": place.get("district") or state.district,
+                "street": place.get("street") or state.street,
+            },
+            contact={"name": slots.get("name"), "phone": slots.get("phone") or state.phone},
+            household={"size": household.get("size"), "members": members},
+            income_monthly=slots.get("income"),
+            current_assistance=[a for a in slots.get("assistance") or [] if a != "other"],
+            needs=needs,
+            tier_3a=[t for t, _ in assessment.tiers],
+            target_class=assessment.target_class,
+            candidate_policies=[c.policy for c in assessment.candidates],
+            consent={**consent, "recorded_at": time.time()},
+            summary="",
+            reasons={
+                "candidates": {c.policy: c.reason for c in assessment.candidates},
+                "candidate_sources": {
+                    c.policy: f"{c.source} {c.section}" for c in assessment.candidates
+                },
+                "disclaimer": self.engine.rules.disclaimer,
+                "tier_3a": dict(assessment.tiers),
+                "target_class": assessment.target_reason,
+                "priority": assessment.priority_reason,
+                "unknown": list(intake.unknown),
+            },
+            life_protection=crisis,
+        )
+        draft.summary = self.lead_summary(draft)
+        return draft
+
+    def summary_lines(self, state: ConversationState) -> list[str]:
+        """What was recorded, in plain words, for the resident to confirm."""
+        intake = state.intake
+        assert intake is not None
+        labels = self.engine.content.labels["summary"]
+        lines = []
+        for slot in self.flow.slots:
+            value = self._describe(slot.name, intake)
+            lines.append(fill(labels[slot.name], {"value": value}))
+        if intake.slots.get("name"):
+            lines.append(fill(labels["name"], {"value": intake.slots["name"]}))
+        return lines
+
+    def _describe(self, name: str, intake: IntakeState) -> str:
+        content = self.engine.content
+        labels = content.labels
+        if name in intake.unknown or name not in intake.slots:
+            return str(labels["unknown"])
+        value = intake.slots[name]
+        if name == "place":
+            return f"{value.get('district', '')}{value.get('street', '')}" or str(
+                labels["unknown"]
+            )
+        if name == "household":
+            return describe_household(content.labels, value, content.label)
+        if name == "income":
+            return fill(labels["yuan"], {"n": value})
+        if name == "assistance":
+            names = [self._policy_name(p) for p in value]
+            return "、".join(names) if names else str(labels["none"])
+        if name == "needs":
+            return ";".join(
+                f"{content.label('need', n['category'])}({n['detail']})" for n in value
+            )
+        if name == "urgency":
+            return content.label("urgency", value)
+        if name == "phone":
+            return mask_phone(str(value))
+        return str(value)
+
+    def _policy_name(self, policy_id: str) -> str:
+        policy = self.engine.kb.policy(policy_id)
+        return policy.name if policy else "其他救助"
+
+    def lead_summary(self, draft: LeadDraft) -> str:
+        """A paragraph a caseworker reads in 20 seconds."""
+        content = self.engine.content
+        labels = content.labels
+        place = "".join(v for v in draft.region.values() if v) or str(labels["unknown"])
+        household = describe_household(labels, draft.household, content.label)
+        income = (
+            "月收入" + fill(labels["yuan"], {"n": draft.income_monthly})
+            if draft.income_monthly is not None
+            else "收入不清楚"
+        )
+        assistance = (
+            "已享受" + "、".join(self._policy_name(p) for p in draft.current_assistance)
+            if draft.current_assistance
+            else "目前未享受救助"
+        )
+        needs = ";".join(
+            f"{content.label('need', n['category'])}:{n['detail']}" for n in draft.needs
+        ) or str(labels["unknown"])
+        urgency = content.label("urgency", "crisis" if draft.priority == 1 else "")
+        if draft.priority != 1:
+            urgency = {2: "急", 3: "一般", 4: "不急,需关注"}.get(draft.priority, "")
+        return fill(
+            labels["lead_summary"],
+            {
+                "place": place + ",",
+                "household": household + ",",
+                "income": income,
+                "assistance": assistance,
+                "needs": needs,
+                "urgency": urgency,
+                "target_class": content.label("target_class", draft.target_class),
+                "target_reason": draft.reasons.get("target_class", ""),
+            },
+        )
+
+
+def describe_household(labels: dict[str, Any], household: dict[str, Any], label: Any) -> str:
+    """家庭 in words: 2口人(本人72岁、配偶70岁 残疾)."""
+    size = household.get("size")
+    head = fill(labels["people"], {"n": size}) if size else str(labels["unknown"])
+    parts = []
+    for member in household.get("members") or []:
+        text = label("relation", member.get("relation"))
+        if member.get("age") is not None:
+            text += fill(labels["age"], {"n": member["age"]})
+        if member.get("conditions"):
+            text += " " + "、".join(label("condition", c) for c in member["conditions"])
+        parts.append(text)
+    return head + (f"({','.join(parts)})" if parts else "")
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678; landlines keep the area code and the last four digits."""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) == 11 and digits.startswith("1"):
+        return f"{digits[:3]}****{digits[-4:]}"
+    if len(digits) >= 7:
+        return f"{digits[:3]}****{digits[-4:]}"
+    return "****"

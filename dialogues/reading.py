@@ -1,0 +1,223 @@
+"""Read a resident's message into intake slots.
+
+One message may answer several questions at once ("我和老伴两个人,都七十多了,每月退休金加起来
+两千多,住在长宁区新华路"). Each reader takes what it can from the parse and the text and
+returns only the slots it is sure of; the question being asked widens what counts (a bare
+"两千" is an income only when income was asked).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from knowledge.rules import LeadRules
+from nlu.normalize import normalize
+from nlu.numbers import NUMBER_PATTERN, parse_number
+from nlu.schema import Entity, ParseResult
+
+_INCOME_CUES = re.compile(r"收入|工资|退休金|养老金|月入|月薪|年薪|挣|赚|补贴|进账|加起来|一共")
+_NO_INCOME = re.compile(
+    r"没有?(?:任何)?收入|没收入|零收入|没有进账|一分(?:钱)?都没有|^没有$|^没$|^无$"
+)
+_RECEIVING_CUE = re.compile(r"(?:在|已经|正在|领|拿|吃|享受|有|办了|批了)[^,。,.!?]{0,4}$")
+_NONE = re.compile(r"^(?:没有|没|无|都没有|什么都没有|没有领|没领|没享受|一样都没有)")
+_YES_ONLY = re.compile(r"^(?:有|有的|领了|在领)$")
+_NAME = re.compile(
+    r"(?:我姓|姓)(?P<surname>[\u4e00-\u9fff])(?P<suffix>阿姨|大爷|大妈|先生|女士|师傅)?"
+)
+_NAME_FULL = re.compile(
+    r"(?:我叫|叫我|称呼我?)(?P<name>[\u4e00-\u9fff]{1,4}?)(?:[,。,. ]|$|吧|就行)"
+)
+_URGENT = re.compile(r"非常急|很急|特别急|十万火急|马上|今天|明天|这几天|撑不住|过不去|急死")
+_SOON = re.compile(r"比较急|有点急|这个月|月底|下个月|挺急")
+_LATER = re.compile(r"不急|不着急|不太急|先了解|还好|还行|慢慢来|过得去")
+_SELF = re.compile(
+    r"我和|我跟|我与|我们俩|我俩|就我|我自己|我一个|本人|我今年|我都|我已经|我是|我有"
+)
+_ALL = re.compile(r"都|俩人|两人都|我们")
+_AGE_ANYWHERE = re.compile(rf"(?P<n>{NUMBER_PATTERN})\s*(?:周岁|岁)")
+
+
+@dataclass(slots=True)
+class Reading:
+    """Slots found in one message, and which ones it named at all."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.values) or self.name is not None
+
+
+def read_message(
+    parse: ParseResult, rules: LeadRules, asked: str | None, current: dict[str, Any]
+) -> Reading:
+    """Every slot this message fills, given the question being asked."""
+    text = normalize(parse.text)
+    reading = Reading()
+    place = _place(parse)
+    if place:
+        reading.values["place"] = place
+    household = _household(parse, text, current.get("household"), asked == "household")
+    if household:
+        reading.values["household"] = household
+    income = _income(parse, text, asked == "income")
+    if income is not None:
+        reading.values["income"] = income
+    assistance = _assistance(parse, text, asked == "assistance")
+    if assistance is not None:
+        reading.values["assistance"] = assistance
+    needs = _needs(parse, text, rules, asked == "needs")
+    if needs:
+        reading.values["needs"] = needs
+    urgency = _urgency(text, rules, asked == "urgency")
+    if urgency:
+        reading.values["urgency"] = urgency
+    phone = parse.first("phone")
+    if phone is not None:
+        reading.values["phone"] = str(phone)
+    reading.name = _name(text)
+    return reading
+
+
+def _place(parse: ParseResult) -> dict[str, str] | None:
+    district = parse.first("district")
+    street = parse.first("street")
+    if district is None and street is None:
+        return None
+    return {"district": str(district) if district else "", "street": str(street or "")}
+
+
+def _household(
+    parse: ParseResult, text: str, current: dict[str, Any] | None, asked: bool
+) -> dict[str, Any] | None:
+    members: list[dict[str, Any]] = []
+    entities = [e for e in parse.entities if e.entity in {"relation", "age", "condition"}]
+    has_self = bool(_SELF.search(text)) or any(e.value == "self" for e in entities)
+    if has_self:
+        members.append({"relation": "self", "age": None, "conditions": []})
+    for entity in entities:
+        if entity.entity == "relation" and entity.value != "self":
+            members.append({"relation": str(entity.value), "age": None, "conditions": []})
+    ages = [int(e.value) for e in entities if e.entity == "age"]
+    if not ages and asked:
+        ages = [n for m in _AGE_ANYWHERE.finditer(text) if (n := parse_number(m.group("n")))]
+    conditions = [e for e in entities if e.entity == "condition"]
+    if not members and (ages or conditions):
+        members.append({"relation": "self", "age": None, "conditions": []})
+    _assign_ages(members, ages, text)
+    _assign_conditions(members, conditions, entities)
+    size_value = parse.first("household_size")
+    size = int(size_value) if isinstance(size_value, int) else None
+    if size is None and len(members) >= 2:
+        size = len(members)
+    if size is None and asked:
+        number = re.search(rf"(?P<n>{NUMBER_PATTERN})", text)
+        if number and (n := parse_number(number.group("n"))) and 0 < n <= 20 and len(text) <= 6:
+            size = n
+    if size is None and not members:
+        return None
+    result: dict[str, Any] = dict(current or {})
+    if size is not None:
+        result["size"] = size
+    if members:
+        result["members"] = members
+    if result.get("size") == 1:
+        for member in result.get("members", []):
+            age = member.get("age")
+            if age is not None and age >= 60 and "elderly_alone" not in member["conditions"]:
+                member["conditions"].append("elderly_alone")
+    return result
+
+
+def _assign_ages(members: list[dict[str, Any]], ages: list[int], text: str) -> None:
+    if not members or not ages:
+        return
+    if len(ages) == 1 and len(members) > 1 and _ALL.search(text):
+        for member in members:
+            member["age"] = ages[0]
+        return
+    for member, age in zip(members, ages, strict=False):
+        member["age"] = age
+
+
+def _assign_conditions(
+    members: list[dict[str, Any]], conditions: list[Entity], entities: list[Entity]
+) -> None:
+    relations = [e for e in entities if e.entity == "relation" and e.value != "self"]
+    for condition in conditions:
+        before = [r for r in relations if r.start < condition.start]
+        target = members[0]
+        if before:
+            nearest = before[-1]
+            target = next((m for m in members if m["relation"] == nearest.value), members[0])
+        if condition.value not in target["conditions"]:
+            target["conditions"].append(str(condition.value))
+
+
+def _income(parse: ParseResult, text: str, asked: bool) -> int | None:
+    if asked and _NO_INCOME.search(text):
+        return 0
+    year = "year" in parse.values("period")
+    for entity in parse.entities:
+        if entity.entity != "money" or not isinstance(entity.value, int):
+            continue
+        window = text[max(0, entity.start - 8) : entity.start]
+        if asked or _INCOME_CUES.search(window):
+            return round(entity.value / 12) if year else entity.value
+    if asked:
+        number = re.search(rf"(?P<n>{NUMBER_PATTERN})", text)
+        if number and (value := parse_number(number.group("n"))) is not None:
+            return round(value / 12) if year else value
+    return None
+
+
+def _assistance(parse: ParseResult, text: str, asked: bool) -> list[str] | None:
+    receiving = []
+    for entity in parse.entities:
+        if entity.entity == "policy":
+            window = text[max(0, entity.start - 6) : entity.start]
+            if asked or _RECEIVING_CUE.search(window):
+                receiving.append(str(entity.value))
+    if receiving:
+        return list(dict.fromkeys(receiving))
+    stripped = re.sub(r"[\s,。.!!?]+", "", text)
+    if asked and _NONE.search(stripped):
+        return []
+    if asked and _YES_ONLY.match(stripped):
+        return ["other"]
+    if re.search(r"没有?(?:领|吃|享受|申请)(?:过)?(?:任何)?(?:救助|补助|低保)", text):
+        return []
+    return None
+
+
+def _needs(
+    parse: ParseResult, text: str, rules: LeadRules, asked: bool
+) -> list[dict[str, str]] | None:
+    categories = rules.needs_in(text)
+    detail = parse.text.strip()[:80]
+    if categories:
+        return [{"category": c, "detail": detail} for c in categories]
+    if asked and detail:
+        return [{"category": "other", "detail": detail}]
+    return None
+
+
+def _urgency(text: str, rules: LeadRules, asked: bool) -> str | None:
+    if asked:
+        for pattern, value in ((_LATER, "later"), (_SOON, "soon"), (_URGENT, "urgent")):
+            if pattern.search(text):
+                return value
+    if rules.is_urgent(text):
+        return "urgent"
+    return None
+
+
+def _name(text: str) -> str | None:
+    match = _NAME.search(text)
+    if match:
+        return match.group("surname") + (match.group("suffix") or "")
+    full = _NAME_FULL.search(text)
+    return full.group("name") if full else None
