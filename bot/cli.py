@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="zhaoren", description="找人 social-assistance assistant"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve_cmd = commands.add_parser("serve", help="run the web server (and Telegram if configured)")
+    serve_cmd = commands.add_parser(
+        "serve", help="run the web server (and Telegram if configured)"
+    )
     serve_cmd.add_argument("--host")
     serve_cmd.add_argument("--port", type=int)
     commands.add_parser("chat", help="talk to the assistant in this terminal")

@@ -133,15 +133,16 @@ class Engine:
             state.pending = None
             return await self.intake.start(state, parse, prefill=False)
         if intent == "affirm" and state.last_lead_id and self._recently_posted(state):
-            text = fill(self.content.flow.texts["already_posted"], self.vars(state))
+            values = {**self.vars(state), "lead_id": state.last_lead_id}
+            text = fill(self.content.flow.texts["already_posted"], values)
             return [Reply(text)]
         state.pending = None
         if self._is_policy_question(state, parse):
             return self.answer_policy(state, parse)
-        if intent == "report_need":
+        if intent == "report_need" or self.intake.describes_household(parse):
             return await self.intake.start(state, parse, prefill=True)
         if intent == "check_status":
-            return await self._check_status(state)
+            return await self.check_status(state)
         simple = {
             "greet": "utter_greet",
             "goodbye": "utter_goodbye",
@@ -152,7 +153,7 @@ class Engine:
         }
         if intent in simple:
             return [self.say(simple[intent], state)]
-        if intent == "ask_policy":
+        if intent == "ask_policy" or (intent == "out_of_scope" and _is_question(parse.text)):
             return [self.say("utter_dont_know", state)]
         if self.rules.needs_in(normalize(parse.text)) and intent not in {"affirm", "deny"}:
             state.pending = "offer_intake"
@@ -215,7 +216,8 @@ class Engine:
         ][:4]
         return [Reply(reply.text, reply.buttons + tuple(more))]
 
-    async def _check_status(self, state: ConversationState) -> list[Reply]:
+    async def check_status(self, state: ConversationState) -> list[Reply]:
+        """Tell the resident where their last lead stands."""
         lead_id = state.last_lead_id or state.crisis_lead_id
         status = await self.leads.status(lead_id) if lead_id else None
         if status is None:
@@ -311,6 +313,10 @@ class Engine:
     def new_id() -> str:
         """A fresh random identifier."""
         return uuid.uuid4().hex
+
+
+def _is_question(text: str) -> bool:
+    return bool(re.search(r"[??吗呢]|怎么|什么|哪里|哪儿|多少|能不能|可不可以|如何", text))
 
 
 def _reply_to_dict(reply: Reply) -> dict[str, Any]:

@@ -49,6 +49,11 @@ class IntakeRunner:
             self._apply(state, parse)
         return [*replies, *self._next(state)]
 
+    def describes_household(self, parse: ParseResult) -> bool:
+        """True when a message outside the intake already answers two of its questions."""
+        reading = read_message(parse, self.engine.rules, None, {})
+        return len(reading.values) >= 2
+
     async def handle(self, state: ConversationState, parse: ParseResult) -> list[Reply]:
         """One message while a report is in progress."""
         intake = state.intake
@@ -71,6 +76,9 @@ class IntakeRunner:
             return [Reply(self.flow.texts["back"]), *self._next(state, force_ask=True)]
         if parse.intent.name == "ask_human":
             return [*replies, self.engine.say("utter_ask_human", state), *self._next(state)]
+        if parse.intent.name == "check_status" and parse.intent.confidence >= 0.6:
+            status = await self.engine.check_status(state)
+            return [*replies, *status, Reply(self.flow.texts["resume"]), *self._next(state)]
         if intake.stage == "confirm":
             return replies + await self._confirm(state, parse, command)
         if intake.stage in {"consent_caseworker", "consent_charity"}:

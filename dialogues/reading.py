@@ -30,6 +30,11 @@ _NAME = re.compile(
 _NAME_FULL = re.compile(
     r"(?:我叫|叫我|称呼我?)(?P<name>[\u4e00-\u9fff]{1,4}?)(?:[,。,. ]|$|吧|就行)"
 )
+_EXPLICIT_URGENCY = (
+    (re.compile(r"不急|不着急|不太急|不是很急"), "later"),
+    (re.compile(r"比较急|有点急|挺急"), "soon"),
+    (re.compile(r"非常急|很急|特别急|十万火急|急死"), "urgent"),
+)
 _URGENT = re.compile(r"非常急|很急|特别急|十万火急|马上|今天|明天|这几天|撑不住|过不去|急死")
 _SOON = re.compile(r"比较急|有点急|这个月|月底|下个月|挺急")
 _LATER = re.compile(r"不急|不着急|不太急|先了解|还好|还行|慢慢来|过得去")
@@ -123,13 +128,30 @@ def _household(
     if size is not None:
         result["size"] = size
     if members:
-        result["members"] = members
+        replace = asked and len(members) >= 2
+        result["members"] = members if replace else _merge_members(result.get("members"), members)
     if result.get("size") == 1:
         for member in result.get("members", []):
             age = member.get("age")
             if age is not None and age >= 60 and "elderly_alone" not in member["conditions"]:
                 member["conditions"].append("elderly_alone")
     return result
+
+
+def _merge_members(
+    known: list[dict[str, Any]] | None, new: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Later messages add to the household: a member named again is updated, not doubled."""
+    merged = [dict(m, conditions=list(m.get("conditions", []))) for m in known or []]
+    for member in new:
+        same = next((m for m in merged if m["relation"] == member["relation"]), None)
+        if same is None:
+            merged.append(member)
+            continue
+        if member.get("age") is not None:
+            same["age"] = member["age"]
+        same["conditions"] += [c for c in member["conditions"] if c not in same["conditions"]]
+    return merged
 
 
 def _assign_ages(members: list[dict[str, Any]], ages: list[int], text: str) -> None:
@@ -206,6 +228,9 @@ def _needs(
 
 
 def _urgency(text: str, rules: LeadRules, asked: bool) -> str | None:
+    for pattern, value in _EXPLICIT_URGENCY:
+        if pattern.search(text):
+            return value
     if asked:
         for pattern, value in ((_LATER, "later"), (_SOON, "soon"), (_URGENT, "urgent")):
             if pattern.search(text):
