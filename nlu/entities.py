@@ -20,27 +20,39 @@ from nlu.training_data import TrainingData
 # Entities the rules below own; the gazetteer never learns them from examples.
 NUMERIC_ENTITIES = frozenset({"money", "age", "household_size", "phone", "id_number", "period"})
 
-_N = NUMBER_PATTERN
+# Atomic: a number is read whole or not at all ("十几个" must not back off to "十").
+_N = f"(?>{NUMBER_PATTERN})"
 _MOBILE = re.compile(r"(?<![\d])(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?![\d])")
 _LANDLINE = re.compile(r"(?<![\d])(0\d{2,3})[ -]?([2-9]\d{6,7})(?![\d])")
 _ID_NUMBER = re.compile(r"(?<![\dx])(\d{17}[\dx])(?![\dx])")
-_MONEY_UNIT = re.compile(rf"(?P<n>{_N})\s*(?:元|块钱|块|圆|rmb)")
+_MONEY_UNIT = re.compile(rf"(?<![这那哪])(?P<n>{_N})\s*(?:元|块钱|块|圆|rmb)")
 _MONEY_MULTIPLIER = re.compile(r"(?<![\d.])(?P<n>\d+(?:\.\d+)?\s*[万kw])(?:多|来|左右)?(?![a-z])")
+# A Chinese numeral with a 百/千/万 unit is an amount of money in this domain ("一千二的养老金").
+_MONEY_BIG = re.compile(
+    rf"(?P<n>{_N})(?!\s*(?:人|口|岁|个|次|年|天|米|斤|号|户|家|名|位|里|公里))"
+)
 _MONEY_CONTEXT = re.compile(
     r"(?:收入|工资|退休金|养老金|低保金|补贴|挣|赚|月入|月薪|年薪|拿|花了|花|医药费|药费|"
-    r"欠|房租|租金|学费|自付|加起来|一共|总共|每月|每个月|一个月|一年|每年)"
-    rf"(?:大概|大约|差不多|有|是|才|就|只有|能|共|了|都|也)*\s*(?P<n>{_N})"
-    r"(?!\s*(?:个|岁|口|人|次|天|年|月|号|楼|室|点|周|家|万?岁))"
+    r"欠|房租|租金|学费|自付|加起来|一共|总共|每月|每个月|一个月|一年|每年|要|差|还差|才|只有|不到)"
+    rf"[^\d零〇一二两三四五六七八九十百千万,。,.!?]{{0,4}}?(?P<n>{_N})"
+    r"(?![几多]?\s*(?:个|岁|口|人|次|天|年|月|号|楼|室|点|周|家|万?岁|屁股|堆|大|些|点))"
 )
 _AGE = re.compile(rf"(?P<n>{_N})\s*(?:周岁|岁)")
 _AGE_CONTEXT = re.compile(
-    r"(?:都|已经|今年|快|年纪|年龄|岁数)\s*(?:有|是)?\s*(?P<n>[一二三四五六七八九十]+十?[多来]?|\d{2}多?)"
-    r"(?:了|啦|的人|老人)"
+    r"(?:我|俺|他|她|妈|爸|老伴儿?|奶奶|爷爷|外公|外婆|姥姥|姥爷|父亲|母亲|老人|今年|都|也|已经|快|年纪|岁数)"
+    r"\s*(?:有|是|才)?\s*"
+    r"(?P<n>[二三四五六七八九]十[一二三四五六七八九]?|一百|\d{2})(?:多|来|好几|出头)?"
+    r"(?=了|啦|的人|,|,|。|\s|$|岁)"
+)
+_AGE_ALONE = re.compile(
+    r"^(?P<n>[二三四五六七八九]十[一二三四五六七八九]?(?:多|来|好几|出头)?)(?=了|岁|的人|,|,|。|\s|$)"
 )
 _HOUSEHOLD = re.compile(
-    rf"(?:一家|全家|家里|家中|我们家|我家|户里|家)?\s*(?P<n>{_N})\s*(?:口人|口之家|口|个人|人)"
+    rf"(?P<home>一家|全家|家里就?|家中|我们家|我家|户里|家)?\s*(?P<n>{_N})\s*(?:口人|口之家|口|个人|人)"
 )
-_ALONE = re.compile(r"就我一个|就我自己|只有我一个|只有我自己|我一个人|就我一人|独自一人|孤身一人")
+_ALONE = re.compile(
+    r"就我一个人?(?:住|过)?$|我就一个人|家里就我一个|就我自己|只有我一个|只有我自己|独自一人|孤身一人|我一个人住|一个人生活|一个人过日子"
+)
 _PERIOD_MONTH = re.compile(r"每个?月|一个月|月收入|月入|月薪|按月|一月")
 _PERIOD_YEAR = re.compile(r"每年|一年|年收入|年薪|全年")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -66,21 +78,30 @@ class Term:
 
 
 def terms_from_training_data(data: TrainingData) -> list[Term]:
-    """Gazetteer terms: synonyms first (they are curated), then annotations and lookups."""
+    """Gazetteer terms: synonyms first (they are curated), then annotations and lookups.
+
+    An annotated surface joins the gazetteer only if the examples that contain it mostly
+    annotate it: "电话" marked once as ``aspect`` but present unmarked in many messages
+    ("电话是138…") would otherwise fire everywhere.
+    """
     entity_of_value: dict[str, str] = {}
-    annotated: list[Term] = []
+    annotated: dict[tuple[str, str, str], int] = {}
     for example in data.examples:
         for ann in example.entities:
             if ann.entity in NUMERIC_ENTITIES:
                 continue
             entity_of_value.setdefault(ann.value, ann.entity)
-            annotated.append(Term(ann.text, ann.entity, ann.value))
+            key = (ann.text, ann.entity, ann.value)
+            annotated[key] = annotated.get(key, 0) + 1
     terms = [
         Term(surface, entity_of_value[value], value)
         for surface, value in data.synonyms.items()
         if value in entity_of_value
     ]
-    terms.extend(annotated)
+    for (surface, entity, value), count in annotated.items():
+        containing = sum(surface in example.text for example in data.examples)
+        if count * 2 >= containing:
+            terms.append(Term(surface, entity, value))
     for name, items in data.lookups.items():
         terms.extend(Term(item, name, data.synonyms.get(item, item)) for item in items)
     return terms
@@ -134,18 +155,25 @@ class EntityExtractor:
             found.append(Entity("phone", "".join(m.groups()), m.start(), m.end()))
         for m in _LANDLINE.finditer(norm):
             found.append(Entity("phone", f"{m.group(1)}-{m.group(2)}", m.start(), m.end()))
-        for pattern in (_MONEY_UNIT, _MONEY_MULTIPLIER, _MONEY_CONTEXT):
+        for pattern, low in ((_MONEY_UNIT, 1), (_MONEY_MULTIPLIER, 1), (_MONEY_CONTEXT, 10)):
             for m in pattern.finditer(norm):
                 value = parse_number(m.group("n"))
-                if value is not None and value > 0:
+                if value is not None and value >= low:
                     found.append(Entity("money", value, m.start("n"), m.end()))
-        for pattern in (_AGE, _AGE_CONTEXT):
+        for m in _MONEY_BIG.finditer(norm):
+            value = parse_number(m.group("n"))
+            if value is not None and value >= 100 and re.search("[百千万]", m.group("n")):
+                found.append(Entity("money", value, m.start("n"), m.end("n")))
+        for pattern in (_AGE, _AGE_CONTEXT, _AGE_ALONE):
             for m in pattern.finditer(norm):
                 value = parse_number(m.group("n"))
                 if value is not None and 0 < value < 130:
                     found.append(Entity("age", value, m.start("n"), m.end("n")))
         for m in _HOUSEHOLD.finditer(norm):
             value = parse_number(m.group("n"))
+            # "一个人" alone is how people say "by myself" about anything, not a household.
+            if value == 1 and not m.group("home"):
+                continue
             if value is not None and 0 < value <= 20:
                 found.append(Entity("household_size", value, m.start(), m.end()))
         for m in _ALONE.finditer(norm):

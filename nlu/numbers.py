@@ -8,10 +8,13 @@ import cn2an
 
 # Digits and Chinese numerals, optionally with a decimal part and a 万/千/k/w multiplier.
 NUMBER_PATTERN = (
-    r"(?:\d+(?:\.\d+)?(?:\s*[万千百kw])?|[零〇一二两三四五六七八九十百千万亿点]+)"
-    r"(?:多|来|余|出头|左右)?"
+    r"(?:\d+(?:\.\d+)?(?:\s*[万千百kw])?|[零〇一二两三四五六七八九十百千万亿点几多]*[零〇一二两三四五六七八九十百千万亿]"
+    r"(?:[几多]?[十百千万]+)?)"
+    r"(?:多|来|余|出头|左右|好几)?"
 )
-_APPROX_SUFFIX = re.compile(r"(多|来|余|出头|左右)$")
+_APPROX_SUFFIX = re.compile(r"(多|来|余|出头|左右|好几)$")
+# 五六千, 七八百: a range of two neighbouring digits; residents mean "about the lower one".
+_RANGE = re.compile(r"^([一二三四五六七八九])([二三四五六七八九])(?=[十百千万])")
 _MULTIPLIER = {"万": 10000, "w": 10000, "千": 1000, "k": 1000, "百": 100}
 
 
@@ -34,6 +37,12 @@ def parse_number(expression: str) -> int | None:
             return None
     if text == "两":
         return 2
+    text = _RANGE.sub(r"\1", text)
+    # 十几万 → 十万, 二十多万 → 二十万: the approximate part is dropped, the unit kept.
+    text = re.sub(r"(?<=[十百千万])[几多](?=[十百千万])", "", text)
+    text = text.replace("几", "").replace("多", "")
+    if not text:
+        return None
     try:
         value = cn2an.cn2an(text, "smart")
     except (ValueError, KeyError, IndexError, TypeError):

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import pickle
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,18 +14,33 @@ from pathlib import Path
 from nlu.entities import EntityExtractor, Term, terms_from_training_data
 from nlu.intents import IntentClassifier, char_ngrams, word_features
 from nlu.normalize import normalize
-from nlu.schema import IntentScore, ParseResult
+from nlu.schema import Entity, IntentScore, ParseResult
 from nlu.tokenizer import USERDICT, Tokenizer
 from nlu.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
 
 # Bump when feature extraction changes, so cached models are retrained.
-MODEL_VERSION = "3"
+MODEL_VERSION = "4"
 FALLBACK_INTENT = "out_of_scope"
 DEFAULT_THRESHOLD = 0.3
 # Classifying more than this many characters adds time and no accuracy.
 CLASSIFY_CHARS = 600
+
+
+# Entities that name what a whole question is about rather than a word in it. When the
+# gazetteer finds none, a classifier trained on the annotated examples reads the message.
+MESSAGE_ENTITIES = ("aspect",)
+MESSAGE_ENTITY_THRESHOLD = 0.35
+NONE_LABEL = "__none__"
+
+
+@dataclass(slots=True)
+class Models:
+    """Everything training produces; pickled as one file."""
+
+    intent: IntentClassifier
+    message_entities: dict[str, IntentClassifier]
 
 
 @dataclass(slots=True)
@@ -45,13 +61,14 @@ class NluPipeline:
         self,
         tokenizer: Tokenizer,
         extractor: EntityExtractor,
-        classifier: IntentClassifier,
+        models: Models,
         threshold: float = DEFAULT_THRESHOLD,
     ):
         """Assemble a pipeline from fitted parts."""
         self.tokenizer = tokenizer
         self.extractor = extractor
-        self.classifier = classifier
+        self.classifier = models.intent
+        self.message_entities = models.message_entities
         self.threshold = threshold
 
     @property
@@ -70,11 +87,37 @@ class NluPipeline:
         chars, words = _documents(self.tokenizer, norm, (e.entity for e in entities))
         ranking = tuple(self.classifier.predict(chars, words))
         best = ranking[0]
+        entities = self._message_entities(norm, entities, best.name, chars, words)
         if best.confidence < self.threshold:
             return ParseResult(
                 text, IntentScore(FALLBACK_INTENT, best.confidence), entities, ranking, True
             )
         return ParseResult(text, best, entities, ranking)
+
+    def _message_entities(
+        self,
+        norm: str,
+        entities: tuple[Entity, ...],
+        intent: str,
+        chars: list[str],
+        words: list[str],
+    ) -> tuple[Entity, ...]:
+        found = {e.entity for e in entities}
+        asks = intent == "ask_policy" or "policy" in found
+        added: list[Entity] = []
+        for name, classifier in self.message_entities.items():
+            if name in found or not asks:
+                continue
+            top = classifier.predict(chars, words)[0]
+            if top.name != NONE_LABEL and top.confidence >= MESSAGE_ENTITY_THRESHOLD:
+                start = max((e.end for e in entities if e.entity == "policy"), default=0)
+                if start >= len(norm.rstrip()):
+                    start = 0
+                end = len(norm.rstrip())
+                added.append(Entity(name, top.name, start, end, "classifier"))
+        if not added:
+            return entities
+        return tuple(sorted((*entities, *added), key=lambda e: (e.start, e.end)))
 
     @classmethod
     def build(
@@ -92,12 +135,12 @@ class NluPipeline:
         tokenizer = Tokenizer(USERDICT, (t.surface for t in extractor.terms))
         key = _cache_key(data, extra)
         cache_file = cache_dir / f"intent-{key}.pkl" if cache_dir else None
-        classifier = _load_cached(cache_file)
-        trained = classifier is None
-        if classifier is None:
-            classifier = _fit(data, tokenizer, extractor)
-            _store(cache_file, classifier)
-        pipeline = cls(tokenizer, extractor, classifier, threshold)
+        models = _load_cached(cache_file)
+        trained = models is None
+        if models is None:
+            models = _fit(data, tokenizer, extractor)
+            _store(cache_file, models)
+        pipeline = cls(tokenizer, extractor, models, threshold)
         report = TrainReport(
             trained, time.perf_counter() - started, len(data.examples), key, cache_file
         )
@@ -119,7 +162,7 @@ def _documents(
     return char_ngrams(head), word_features(words, sorted(set(entity_types)))
 
 
-def _fit(data: TrainingData, tokenizer: Tokenizer, extractor: EntityExtractor) -> IntentClassifier:
+def _fit(data: TrainingData, tokenizer: Tokenizer, extractor: EntityExtractor) -> Models:
     char_docs: list[list[str]] = []
     word_docs: list[list[str]] = []
     for example in data.examples:
@@ -128,7 +171,17 @@ def _fit(data: TrainingData, tokenizer: Tokenizer, extractor: EntityExtractor) -
         chars, words = _documents(tokenizer, norm, types)
         char_docs.append(chars)
         word_docs.append(words)
-    return IntentClassifier.fit(char_docs, word_docs, [e.intent for e in data.examples])
+    intent = IntentClassifier.fit(char_docs, word_docs, [e.intent for e in data.examples])
+    message_entities: dict[str, IntentClassifier] = {}
+    for name in MESSAGE_ENTITIES:
+        labels = [
+            next((a.value for a in e.entities if a.entity == name), NONE_LABEL)
+            for e in data.examples
+        ]
+        counts = Counter(label for label in labels if label != NONE_LABEL)
+        if len([c for c in counts.values() if c >= 5]) >= 2:
+            message_entities[name] = IntentClassifier.fit(char_docs, word_docs, labels)
+    return Models(intent, message_entities)
 
 
 def _cache_key(data: TrainingData, extra: list[Term]) -> str:
@@ -140,7 +193,7 @@ def _cache_key(data: TrainingData, extra: list[Term]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _load_cached(cache_file: Path | None) -> IntentClassifier | None:
+def _load_cached(cache_file: Path | None) -> Models | None:
     if cache_file is None or not cache_file.exists():
         return None
     try:
@@ -149,17 +202,17 @@ def _load_cached(cache_file: Path | None) -> IntentClassifier | None:
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
         logger.warning("Ignoring unreadable model cache %s", cache_file)
         return None
-    return model if isinstance(model, IntentClassifier) else None
+    return model if isinstance(model, Models) else None
 
 
-def _store(cache_file: Path | None, classifier: IntentClassifier) -> None:
+def _store(cache_file: Path | None, models: Models) -> None:
     if cache_file is None:
         return
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         partial = cache_file.with_suffix(".tmp")
         with partial.open("wb") as handle:
-            pickle.dump(classifier, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(models, handle, protocol=pickle.HIGHEST_PROTOCOL)
         partial.replace(cache_file)
     except OSError:
         logger.warning("Could not write the model cache %s", cache_file)

@@ -36,7 +36,9 @@ class Tokenizer:
         self._jieba = jieba.Tokenizer()
         self._jieba.initialize()
         if userdict is not None and userdict.exists():
-            self._jieba.load_userdict(str(userdict))
+            # Passing an open file: given a path, jieba never closes the file it opens.
+            with userdict.open("rb") as handle:
+                self._jieba.load_userdict(handle)
         for word in extra_words:
             if len(word) > 1:
                 self._jieba.add_word(word, freq=2000)
