@@ -71,6 +71,12 @@ def _buttons(path: Path, where: str, raw: object) -> tuple[Button, ...]:
     for index, item in enumerate(raw):
         if not isinstance(item, dict) or not item.get("title") or not item.get("payload"):
             raise FlowError(f"{path}: {where}[{index}]: a button needs title and payload")
+        extra = sorted(set(item) - {"title", "payload"})
+        if extra:
+            # An unquoted ASCII comma in a flow mapping splits the title into a new key.
+            raise FlowError(
+                f"{path}: {where}[{index}]: unknown key {extra[0]!r} (quote titles with commas)"
+            )
         buttons.append(Button(str(item["title"]), str(item["payload"])))
     return tuple(buttons)
 

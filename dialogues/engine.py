@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 2000
 INTAKE_EXPIRY_SECONDS = 7 * 24 * 3600
 CRISIS_CONFIDENCE = 0.55
+# Residents who ask to register in so many words start the report directly.
+_START_WORDS = re.compile(
+    r"^(?:我|俺)?(?:要|想|想要|需要)?(?:帮我)?(?:登记|报名登记|开始登记|求助登记)(?:一下)?$"
+)
 _PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", re.S)
 
 
@@ -105,6 +109,8 @@ class Engine:
 
     async def _respond(self, state: ConversationState, text: str) -> list[Reply]:
         replies: list[Reply] = []
+        # Any channel may hand over NUL or lone surrogates; neither may reach storage.
+        text = text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
         if not text or not text.strip():
             return [self.say("utter_empty", state)]
         if len(text) > MAX_MESSAGE_CHARS:
@@ -116,7 +122,9 @@ class Engine:
         if crisis is not None:
             return replies + await self._crisis(state, parse, crisis)
         if state.pending == "crisis_phone" and parse.first("phone"):
-            return replies + await self._crisis_phone(state, parse)
+            replies += await self._crisis_phone(state, parse)
+            if state.intake is None:
+                return replies
         if state.intake is not None:
             if self.clock() - state.intake.updated_at > INTAKE_EXPIRY_SECONDS:
                 state.intake = None
@@ -129,16 +137,24 @@ class Engine:
 
     async def _route(self, state: ConversationState, parse: ParseResult) -> list[Reply]:
         intent = parse.intent.name
-        if intent == "start_intake" or (intent == "affirm" and state.pending == "offer_intake"):
+        wants_report = bool(_START_WORDS.match(re.sub(r"[\s,。.!!?？]+", "", parse.text)))
+        if (
+            intent == "start_intake"
+            or wants_report
+            or (intent == "affirm" and state.pending == "offer_intake")
+        ):
             state.pending = None
             return await self.intake.start(state, parse, prefill=False)
         if intent == "affirm" and state.last_lead_id and self._recently_posted(state):
             values = {**self.vars(state), "lead_id": state.last_lead_id}
             text = fill(self.content.flow.texts["already_posted"], values)
             return [Reply(text)]
+        waiting_for_policy = state.pending == "which_policy"
         state.pending = None
-        if self._is_policy_question(state, parse):
-            return self.answer_policy(state, parse)
+        if self._is_policy_question(state, parse) or (
+            waiting_for_policy and parse.first("policy") is not None
+        ):
+            return self.answer_policy(state, parse, remembered_aspect=waiting_for_policy)
         if intent == "report_need" or self.intake.describes_household(parse):
             return await self.intake.start(state, parse, prefill=True)
         if intent == "check_status":
@@ -153,6 +169,9 @@ class Engine:
         }
         if intent in simple:
             return [self.say(simple[intent], state)]
+        if intent == "ask_policy" and parse.text.startswith("/"):
+            state.pending = "which_policy"
+            return [self.say("utter_ask_which_policy", state)]
         if intent == "ask_policy" or (intent == "out_of_scope" and _is_question(parse.text)):
             return [self.say("utter_dont_know", state)]
         if self.rules.needs_in(normalize(parse.text)) and intent not in {"affirm", "deny"}:
@@ -177,14 +196,20 @@ class Engine:
             has_policy or (has_aspect and state.policy is not None)
         )
 
-    def answer_policy(self, state: ConversationState, parse: ParseResult) -> list[Reply]:
-        """Answer a policy question, using the conversation's context for what is missing."""
+    def answer_policy(
+        self, state: ConversationState, parse: ParseResult, remembered_aspect: bool = False
+    ) -> list[Reply]:
+        """Answer a policy question, using the conversation's context for what is missing.
+
+        ``remembered_aspect``: the resident asked about an aspect before naming the policy
+        ("复核多久一次" → "哪一项?" → "低保"), so that aspect is answered now.
+        """
         policy_id = parse.first("policy")
         aspect = parse.first("aspect")
         if policy_id is not None:
             state.policy = str(policy_id)
-            if aspect is None:
-                aspect = state.aspect if state.aspect and state.pending == "which_policy" else None
+            if aspect is None and remembered_aspect:
+                aspect = state.aspect
         elif state.policy is None:
             state.aspect = str(aspect) if aspect else None
             state.pending = "which_policy"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import time
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from dialogues.content import Slot, fill
@@ -313,7 +313,7 @@ class IntakeRunner:
             tier_3a=[t for t, _ in assessment.tiers],
             target_class=assessment.target_class,
             candidate_policies=[c.policy for c in assessment.candidates],
-            consent={**consent, "recorded_at": time.time()},
+            consent={**consent, "recorded_at": _now_iso(self.engine.clock())},
             summary="",
             reasons={
                 "candidates": {c.policy: c.reason for c in assessment.candidates},
@@ -425,6 +425,11 @@ def describe_household(labels: dict[str, Any], household: dict[str, Any], label:
             text += " " + "、".join(label("condition", c) for c in member["conditions"])
         parts.append(text)
     return head + (f"({','.join(parts)})" if parts else "")
+
+
+def _now_iso(timestamp: float) -> str:
+    china = timezone(timedelta(hours=8))
+    return datetime.fromtimestamp(timestamp, china).isoformat(timespec="seconds")
 
 
 def mask_phone(phone: str) -> str:

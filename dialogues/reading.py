@@ -17,10 +17,13 @@ from nlu.normalize import normalize
 from nlu.numbers import NUMBER_PATTERN, parse_number
 from nlu.schema import Entity, ParseResult
 
-_INCOME_CUES = re.compile(r"收入|工资|退休金|养老金|月入|月薪|年薪|挣|赚|补贴|进账|加起来|一共")
-_NO_INCOME = re.compile(
-    r"没有?(?:任何)?收入|没收入|零收入|没有进账|一分(?:钱)?都没有|^没有$|^没$|^无$"
+_INCOME_CUES = re.compile(
+    r"收入|工资|退休金|养老金|月入|月薪|年薪|挣|赚|补贴|进账|加起来|一共|每个?月|一个月|每年|一年"
 )
+# Money spent, owed or needed is not income, even in a sentence about a month.
+_EXPENSE_CUES = re.compile(r"药费|医药费|住院|手术|房租|租金|学费|欠|花了?|要|差|交|付|债")
+_NO_INCOME_ANYWHERE = re.compile(r"没有?(?:任何)?收入|没收入|零收入|没有进账")
+_NO_INCOME = re.compile(r"一分(?:钱)?都没有|^没有$|^没$|^无$|^零$|^0$")
 _RECEIVING_CUE = re.compile(r"(?:在|已经|正在|领|拿|吃|享受|有|办了|批了)[^,。,.!?]{0,4}$")
 _NONE = re.compile(r"^(?:没有|没|无|都没有|什么都没有|没有领|没领|没享受|一样都没有)")
 _YES_ONLY = re.compile(r"^(?:有|有的|领了|在领)$")
@@ -180,13 +183,15 @@ def _assign_conditions(
 
 
 def _income(parse: ParseResult, text: str, asked: bool) -> int | None:
-    if asked and _NO_INCOME.search(text):
+    if _NO_INCOME_ANYWHERE.search(text) or (asked and _NO_INCOME.search(text.strip(" ,。."))):
         return 0
     year = "year" in parse.values("period")
     for entity in parse.entities:
         if entity.entity != "money" or not isinstance(entity.value, int):
             continue
         window = text[max(0, entity.start - 8) : entity.start]
+        if _EXPENSE_CUES.search(window[-4:]):
+            continue
         if asked or _INCOME_CUES.search(window):
             return round(entity.value / 12) if year else entity.value
     if asked:

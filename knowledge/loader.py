@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ KNOWLEDGE_DIR = Path(__file__).parent
 _POLICY_KEYS = {"id", "name", "aliases", "needs", "answers"}
 _REGION_KEYS = {"id", "name", "districts", "helper_title", "office", "hotline", "cite", "answers"}
 _SOURCE_KEYS = {"title", "issuer", "date", "number", "seed"}
+# Placeholders an answer may use; the engine fills them with the resident's region.
+PLACEHOLDERS = {"office", "hotline", "helper_title"}
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -94,6 +98,11 @@ def _answers(path: Path, where: str, raw: object, sources: dict[str, Source]) ->
     for aspect, entry in raw.items():
         entry = _check_keys(path, f"{where}.{aspect}", entry, {"text", "cite"})
         text = _text(path, f"{where}.{aspect}.text", entry.get("text"))
+        for name in _PLACEHOLDER.findall(text):
+            if name not in PLACEHOLDERS:
+                raise KnowledgeError(
+                    f"{path}: {where}.{aspect}.text: unknown placeholder {{{name}}}"
+                )
         cite = _citations(path, f"{where}.{aspect}.cite", entry.get("cite"), sources)
         answers[aspect] = Answer(text, cite)
     return answers

@@ -89,9 +89,10 @@ class NluPipeline:
         best = ranking[0]
         entities = self._message_entities(norm, entities, best.name, chars, words)
         if best.confidence < self.threshold:
-            return ParseResult(
-                text, IntentScore(FALLBACK_INTENT, best.confidence), entities, ranking, True
-            )
+            # As Rasa's FallbackClassifier does: the fallback intent heads the ranking.
+            fallback = IntentScore(FALLBACK_INTENT, best.confidence)
+            rest = tuple(s for s in ranking if s.name != FALLBACK_INTENT)
+            return ParseResult(text, fallback, entities, (fallback, *rest), True)
         return ParseResult(text, best, entities, ranking)
 
     def _message_entities(

@@ -77,6 +77,19 @@ class SqlLeadSink:
             existing = await session.scalar(
                 select(Lead).where(Lead.idempotency_key == draft.idempotency_key)
             )
+            if existing is None:
+                # The same conversation's open lead (e.g. a crisis lead posted before the
+                # report was finished) is completed, not duplicated.
+                existing = await session.scalar(
+                    select(Lead)
+                    .where(
+                        Lead.conversation_id == draft.conversation_id,
+                        Lead.status.in_(OPEN_STATUSES),
+                        Lead.created_at >= now - MERGE_WINDOW,
+                    )
+                    .order_by(Lead.seq.desc())
+                    .limit(1)
+                )
             if existing is None and draft.contact.get("phone"):
                 existing = await session.scalar(
                     select(Lead)

@@ -48,16 +48,21 @@ async def json_object(request: web.Request, max_bytes: int = 64 * 1024) -> dict[
     """The request body as a JSON object, or a 400/413 with a clear message."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise ApiError(413, f"body too large (limit {max_bytes} bytes)")
-    raw = await request.content.read(max_bytes + 1)
+    raw = await request.read()  # the whole body, however it was chunked on the wire
     if len(raw) > max_bytes:
         raise ApiError(413, f"body too large (limit {max_bytes} bytes)")
     try:
         body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ApiError(400, "body must be JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "body must be a JSON object")
     return body
+
+
+def clean_text(value: str) -> str:
+    """Text safe to store anywhere: no NUL (PostgreSQL refuses it), no lone surrogates."""
+    return value.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
 
 
 def text_field(body: dict[str, Any], name: str, required: bool = True) -> str:
@@ -71,4 +76,4 @@ def text_field(body: dict[str, Any], name: str, required: bool = True) -> str:
         return str(value)
     if not isinstance(value, str):
         raise ApiError(400, f"field '{name}' must be a string")
-    return value
+    return clean_text(value)

@@ -31,7 +31,7 @@ async def _user(request: web.Request) -> User:
 
 
 def _int(value: str, name: str, low: int, high: int) -> int:
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
         raise ApiError(400, f"'{name}' must be a whole number from {low} to {high}")
     return int(value)
 
