@@ -88,9 +88,10 @@ class IntakeRunner:
             if intake.asked not in intake.unknown:
                 intake.unknown.append(intake.asked)
             return [*replies, Reply(self.flow.texts["unknown_recorded"]), *self._next(state)]
-        answers_question = intake.asked in read_message(
-            parse, self.engine.rules, intake.asked, intake.slots
-        ).values
+        answers_question = (
+            intake.asked
+            in read_message(parse, self.engine.rules, intake.asked, intake.slots).values
+        )
         if not answers_question and self._is_side_question(state, parse):
             answer = self.engine.answer_policy(state, parse)
             resume = Reply(self.flow.texts["resume"])
