@@ -79,7 +79,7 @@ async def open_assistant(settings: Settings, brain: Brain | None = None) -> Assi
         brain.kb,
         brain.rules,
         brain.content,
-        SqlStateStore(sessions),
+        SqlStateStore(db),
         SqlLeadSink(sessions),
     )
     return Assistant(brain, db, sessions, engine)

@@ -13,6 +13,7 @@ import logging
 import re
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ from nlu.schema import Entity, IntentScore, ParseResult
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
+STATE_CACHE_SIZE = 10_000
 INTAKE_EXPIRY_SECONDS = 7 * 24 * 3600
 CRISIS_CONFIDENCE = 0.55
 # Residents who ask to register in so many words start the report directly.
@@ -62,6 +64,7 @@ class Engine:
         self.clock = clock
         self.intake = IntakeRunner(self)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._states: OrderedDict[str, ConversationState] = OrderedDict()
 
     # -- entry point -------------------------------------------------------------------
 
@@ -74,22 +77,48 @@ class Engine:
         async with lock:
             # State is loaded only after the lock is held, so two messages of the same
             # conversation can never both start from the same old state.
-            raw = await self.store.load(key)
-            state = (
-                ConversationState.from_dict(raw)
-                if raw
-                else ConversationState(key=key, channel=channel, sender=sender)
-            )
+            state = await self._load(key, channel, sender)
             if message_id is not None and message_id in state.recent_message_ids:
                 return [_reply_from_dict(r) for r in state.last_replies]
-            replies = await self._respond(state, text)
+            try:
+                replies = await self._respond(state, text)
+            except BaseException:
+                # The in-memory copy may be half-changed: the stored state is the truth.
+                self._states.pop(key, None)
+                raise
             if message_id is not None:
                 state.recent_message_ids = [*state.recent_message_ids[-19:], message_id]
-            state.last_replies = [_reply_to_dict(r) for r in replies]
-            await self.store.save(key, state.to_dict())
-        if not lock.locked() and len(self._locks) > 10000:
+                state.last_replies = [_reply_to_dict(r) for r in replies]
+            try:
+                await self.store.save(key, state.to_dict())
+            except BaseException:
+                self._states.pop(key, None)
+                raise
+        if not lock.locked() and len(self._locks) > STATE_CACHE_SIZE:
             self._locks.pop(key, None)
         return replies
+
+    async def _load(self, key: str, channel: str, sender: str) -> ConversationState:
+        """The conversation's state: the in-process copy, else the stored one.
+
+        Every message is still written through to the store, so a restart loses nothing;
+        the copy only saves the read. It assumes one server process per database; several
+        processes must share state through the store (see the README).
+        """
+        state = self._states.get(key)
+        if state is not None:
+            self._states.move_to_end(key)
+            return state
+        raw = await self.store.load(key)
+        state = (
+            ConversationState.from_dict(raw)
+            if raw
+            else ConversationState(key=key, channel=channel, sender=sender)
+        )
+        self._states[key] = state
+        if len(self._states) > STATE_CACHE_SIZE:
+            self._states.popitem(last=False)
+        return state
 
     def parse(self, text: str) -> ParseResult:
         """Parse a message or a button payload (``/intent{"entity": "value"}``)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -85,8 +85,17 @@ class ConversationState:
     last_replies: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for the store."""
-        return asdict(self)
+        """JSON-ready form for the store.
+
+        Shallow on purpose: ``dataclasses.asdict`` deep-copies every list and dict, which
+        cost more than the rest of a message's handling; the store serialises to JSON anyway.
+        """
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        if self.intake is not None:
+            data["intake"] = {
+                name: getattr(self.intake, name) for name in IntakeState.__dataclass_fields__
+            }
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConversationState:

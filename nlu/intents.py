@@ -24,6 +24,9 @@ FloatArray = npt.NDArray[np.float64]
 Analyzer = Callable[[str], list[str]]
 
 _NOT_WORD = re.compile(r"[^\w]+")
+# Features seen in fewer examples than this are dropped: they are mostly noise, and the
+# optimiser's time grows with the number of features.
+MIN_DF = 2
 
 
 def char_ngrams(text: str) -> list[str]:
@@ -84,6 +87,7 @@ class IntentClassifier:
         word_docs: list[list[str]],
         labels: list[str],
         regularisation: float = 8.0,
+        min_df: int = MIN_DF,
     ) -> IntentClassifier:
         """Fit on pre-analysed documents (character n-grams and word features)."""
         from scipy.sparse import hstack
@@ -93,8 +97,8 @@ class IntentClassifier:
         def identity(doc: list[str]) -> list[str]:
             return doc
 
-        char_vec = TfidfVectorizer(analyzer=identity, sublinear_tf=True)
-        word_vec = TfidfVectorizer(analyzer=identity, sublinear_tf=True)
+        char_vec = TfidfVectorizer(analyzer=identity, sublinear_tf=True, min_df=min_df)
+        word_vec = TfidfVectorizer(analyzer=identity, sublinear_tf=True, min_df=min_df)
         matrix = hstack([char_vec.fit_transform(char_docs), word_vec.fit_transform(word_docs)])
         model = LogisticRegression(C=regularisation, max_iter=3000, class_weight="balanced")
         model.fit(matrix.tocsr(), labels)

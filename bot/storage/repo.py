@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.storage.models import Conversation, Lead, LeadNote, User
 from dialogues.schema import LeadDraft, LeadStatus, PostedLead
@@ -31,27 +33,31 @@ def _utc(moment: datetime) -> datetime:
 
 
 class SqlStateStore:
-    """Conversation state in the ``conversations`` table."""
+    """Conversation state in the ``conversations`` table: one upsert per message."""
 
-    def __init__(self, sessions: Sessions):
-        """Use ``sessions`` for every call."""
-        self.sessions = sessions
+    def __init__(self, db: AsyncEngine):
+        """Use ``db`` directly: a Core statement costs far less than an ORM session here."""
+        self.db = db
+        insert = postgresql_insert if db.dialect.name == "postgresql" else sqlite_insert
+        self._insert = insert
 
     async def load(self, key: str) -> dict[str, Any] | None:
         """The saved state, or ``None``."""
-        async with self.sessions() as session:
-            row = await session.get(Conversation, key)
-            return dict(row.data) if row else None
+        async with self.db.connect() as connection:
+            data = await connection.scalar(
+                select(Conversation.data).where(Conversation.key == key)
+            )
+            return dict(data) if data is not None else None
 
     async def save(self, key: str, data: dict[str, Any]) -> None:
-        """Insert or replace the state."""
-        async with self.sessions() as session, session.begin():
-            row = await session.get(Conversation, key)
-            if row is None:
-                session.add(Conversation(key=key, data=data, updated_at=datetime.now(UTC)))
-            else:
-                row.data = data
-                row.updated_at = datetime.now(UTC)
+        """Insert or replace the state in one statement."""
+        now = datetime.now(UTC)
+        statement = self._insert(Conversation).values(key=key, data=data, updated_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=[Conversation.key], set_={"data": data, "updated_at": now}
+        )
+        async with self.db.begin() as connection:
+            await connection.execute(statement)
 
 
 class SqlLeadSink:
