@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import Lead, LeadNote, User
+from bot.storage.models import Lead, LeadNote, User, lead_seq
 
 STATUSES = ("new", "claimed", "contacted", "referred", "closed", "rejected")
 TRANSITIONS: dict[str, set[str]] = {
@@ -51,7 +51,7 @@ async def list_leads(
     session: AsyncSession, user: User, filters: dict[str, Any], limit: int, offset: int
 ) -> list[Lead]:
     """Leads for the queue: most urgent priority first, then oldest due first."""
-    query = visible(select(Lead).where(Lead.id.is_not(None)), user)
+    query = visible(select(Lead), user)
     if "status" in filters:
         query = query.where(Lead.status == filters["status"])
     if "priority" in filters:
@@ -66,8 +66,11 @@ async def list_leads(
 
 async def get_lead(session: AsyncSession, user: User, lead_id: str) -> Lead:
     """One lead the user may see, or 404 (not 403: do not reveal that it exists)."""
-    lead: Lead | None = await session.scalar(visible(select(Lead).where(Lead.id == lead_id), user))
-    if lead is None:
+    parsed = lead_seq(lead_id)
+    lead: Lead | None = None
+    if parsed is not None:
+        lead = await session.scalar(visible(select(Lead).where(Lead.seq == parsed[1]), user))
+    if lead is None or lead.id != lead_id.strip():
         raise QueueError(404, f"no lead {lead_id}")
     return lead
 

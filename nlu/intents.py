@@ -27,6 +27,7 @@ _NOT_WORD = re.compile(r"[^\w]+")
 # Features seen in fewer examples than this are dropped: they are mostly noise, and the
 # optimiser's time grows with the number of features.
 MIN_DF = 2
+SMALL_DATA = 200
 
 
 def char_ngrams(text: str) -> list[str]:
@@ -97,6 +98,8 @@ class IntentClassifier:
         def identity(doc: list[str]) -> list[str]:
             return doc
 
+        if len(labels) < SMALL_DATA:
+            min_df = 1  # on a handful of examples every feature counts
         char_vec = TfidfVectorizer(analyzer=identity, sublinear_tf=True, min_df=min_df)
         word_vec = TfidfVectorizer(analyzer=identity, sublinear_tf=True, min_df=min_df)
         matrix = hstack([char_vec.fit_transform(char_docs), word_vec.fit_transform(word_docs)])

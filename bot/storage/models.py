@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
@@ -10,6 +11,17 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 _now = partial(datetime.now, UTC)
+# China has one time zone and no daylight saving: a fixed offset is exact.
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+_LEAD_ID = re.compile(r"L-(\d{8})-(\d+)")
+
+
+def lead_seq(lead_id: str) -> tuple[str, int] | None:
+    """(date, sequence) of a lead reference, or ``None`` if it is not one."""
+    match = _LEAD_ID.fullmatch(lead_id.strip())
+    if match is None or len(match.group(2)) > 12:
+        return None
+    return match.group(1), int(match.group(2))
 
 
 class Base(DeclarativeBase):
@@ -36,7 +48,6 @@ class Lead(Base):
     )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    id: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
     idempotency_key: Mapped[str] = mapped_column(String(400), unique=True)
     conversation_id: Mapped[str] = mapped_column(String(300), index=True)
     channel: Mapped[str] = mapped_column(String(20))
@@ -49,6 +60,17 @@ class Lead(Base):
     district: Mapped[str | None] = mapped_column(String(50), nullable=True, index=True)
     phone: Mapped[str | None] = mapped_column(String(30), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    @property
+    def id(self) -> str:
+        """The reference residents and caseworkers see: L-<date in China>-<sequence>.
+
+        Derived, not stored, so that posting a lead is a single INSERT.
+        """
+        created = (
+            self.created_at if self.created_at.tzinfo else self.created_at.replace(tzinfo=UTC)
+        )
+        return f"L-{created.astimezone(CHINA):%Y%m%d}-{self.seq:04d}"
 
     notes: Mapped[list[LeadNote]] = relationship(
         back_populates="lead", lazy="raise_on_sql", order_by="LeadNote.id"

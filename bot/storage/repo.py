@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.storage.models import Conversation, Lead, LeadNote, User
+from bot.storage.models import CHINA, Conversation, Lead, LeadNote, User, lead_seq
 from dialogues.schema import LeadDraft, LeadStatus, PostedLead
 
 logger = logging.getLogger(__name__)
@@ -23,8 +24,6 @@ OPEN_STATUSES = ("new", "claimed", "contacted", "referred")
 MERGE_WINDOW = timedelta(days=30)
 ROLES = ("caseworker", "supervisor", "hotline", "admin")
 Sessions = async_sessionmaker[AsyncSession]
-# China has one time zone and no daylight saving: a fixed offset is exact.
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 def _utc(moment: datetime) -> datetime:
@@ -33,31 +32,60 @@ def _utc(moment: datetime) -> datetime:
 
 
 class SqlStateStore:
-    """Conversation state in the ``conversations`` table: one upsert per message."""
+    """Conversation state in the ``conversations`` table, saved with group commit.
+
+    Every ``save`` returns only once its state is committed, so nothing a resident said is
+    lost on a restart. Saves that arrive while a commit is running are written together in
+    the next one: under load, one transaction carries many conversations instead of each
+    paying for its own.
+    """
 
     def __init__(self, db: AsyncEngine):
         """Use ``db`` directly: a Core statement costs far less than an ORM session here."""
         self.db = db
         insert = postgresql_insert if db.dialect.name == "postgresql" else sqlite_insert
-        self._insert = insert
+        upsert = insert(Conversation)
+        self._upsert = upsert.on_conflict_do_update(
+            index_elements=[Conversation.key],
+            set_={"data": upsert.excluded.data, "updated_at": upsert.excluded.updated_at},
+        )
+        self._select = select(Conversation.data).where(Conversation.key == bindparam("key"))
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._waiters: list[asyncio.Future[None]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def load(self, key: str) -> dict[str, Any] | None:
         """The saved state, or ``None``."""
         async with self.db.connect() as connection:
-            data = await connection.scalar(
-                select(Conversation.data).where(Conversation.key == key)
-            )
+            data = await connection.scalar(self._select, {"key": key})
             return dict(data) if data is not None else None
 
     async def save(self, key: str, data: dict[str, Any]) -> None:
-        """Insert or replace the state in one statement."""
-        now = datetime.now(UTC)
-        statement = self._insert(Conversation).values(key=key, data=data, updated_at=now)
-        statement = statement.on_conflict_do_update(
-            index_elements=[Conversation.key], set_={"data": data, "updated_at": now}
-        )
-        async with self.db.begin() as connection:
-            await connection.execute(statement)
+        """Store the state; returns once it is committed."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending[key] = data
+        self._waiters.append(waiter)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await waiter
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, waiters = self._pending, self._waiters
+            self._pending, self._waiters = {}, []
+            now = datetime.now(UTC)
+            rows = [{"key": k, "data": d, "updated_at": now} for k, d in batch.items()]
+            try:
+                async with self.db.begin() as connection:
+                    await connection.execute(self._upsert, rows)
+            except Exception as exc:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+            else:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
 
 
 class SqlLeadSink:
@@ -79,38 +107,31 @@ class SqlLeadSink:
 
     async def _post_once(self, draft: LeadDraft) -> PostedLead:
         now = datetime.now(UTC)
+        since = now - MERGE_WINDOW
+        open_recent = Lead.status.in_(OPEN_STATUSES) & (Lead.created_at >= since)
+        # One query finds, in order of preference: this very report posted before (a
+        # retry), this conversation's open lead (e.g. its crisis lead), or an open lead
+        # with the same phone number.
+        matches = [
+            Lead.idempotency_key == draft.idempotency_key,
+            open_recent & (Lead.conversation_id == draft.conversation_id),
+        ]
+        phone = draft.contact.get("phone")
+        if phone:
+            matches.append(open_recent & (Lead.phone == phone))
+        preference = case(
+            (Lead.idempotency_key == draft.idempotency_key, 0),
+            (Lead.conversation_id == draft.conversation_id, 1),
+            else_=2,
+        )
         async with self.sessions() as session, session.begin():
             existing = await session.scalar(
-                select(Lead).where(Lead.idempotency_key == draft.idempotency_key)
+                select(Lead).where(or_(*matches)).order_by(preference, Lead.seq.desc()).limit(1)
             )
-            if existing is None:
-                # The same conversation's open lead (e.g. a crisis lead posted before the
-                # report was finished) is completed, not duplicated.
-                existing = await session.scalar(
-                    select(Lead)
-                    .where(
-                        Lead.conversation_id == draft.conversation_id,
-                        Lead.status.in_(OPEN_STATUSES),
-                        Lead.created_at >= now - MERGE_WINDOW,
-                    )
-                    .order_by(Lead.seq.desc())
-                    .limit(1)
-                )
-            if existing is None and draft.contact.get("phone"):
-                existing = await session.scalar(
-                    select(Lead)
-                    .where(
-                        Lead.phone == draft.contact["phone"],
-                        Lead.status.in_(OPEN_STATUSES),
-                        Lead.created_at >= now - MERGE_WINDOW,
-                    )
-                    .order_by(Lead.seq.desc())
-                    .limit(1)
-                )
             if existing is not None:
                 if existing.idempotency_key != draft.idempotency_key or draft.life_protection:
                     _merge(session, existing, draft, now)
-                return PostedLead(str(existing.id), False, _utc(existing.due_at).timestamp())
+                return PostedLead(existing.id, False, _utc(existing.due_at).timestamp())
             lead = Lead(
                 idempotency_key=draft.idempotency_key,
                 conversation_id=draft.conversation_id,
@@ -121,23 +142,31 @@ class SqlLeadSink:
                 updated_at=now,
                 due_at=now + timedelta(hours=draft.due_hours),
                 district=draft.region.get("district"),
-                phone=draft.contact.get("phone"),
+                phone=phone,
                 data=_draft_data(draft),
             )
             session.add(lead)
             await session.flush()
-            lead.id = f"L-{now.astimezone(CHINA):%Y%m%d}-{lead.seq:04d}"
             return PostedLead(lead.id, True, lead.due_at.timestamp())
 
     async def status(self, lead_id: str) -> LeadStatus | None:
         """The lead's status for the resident."""
         async with self.sessions() as session:
-            lead = await session.scalar(select(Lead).where(Lead.id == lead_id))
+            lead = await find_lead(session, lead_id)
             if lead is None:
                 return None
             return LeadStatus(
                 str(lead.id), lead.status, _utc(lead.created_at).timestamp(), lead.priority
             )
+
+
+async def find_lead(session: AsyncSession, lead_id: str) -> Lead | None:
+    """A lead by its public reference (L-<date>-<sequence>)."""
+    parsed = lead_seq(lead_id)
+    if parsed is None:
+        return None
+    lead = await session.get(Lead, parsed[1])
+    return lead if lead is not None and lead.id == lead_id.strip() else None
 
 
 def _draft_data(draft: LeadDraft) -> dict[str, Any]:

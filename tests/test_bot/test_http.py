@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.assembly import Assistant
 from bot.config import Settings
 from bot.storage.models import Lead
+from bot.storage.repo import find_lead
 from bot.web.app import create_app
 
 LEAD_ID = re.compile(r"L-\d{8}-\d{4}")
@@ -266,7 +267,7 @@ async def test_full_intake_through_webhook_posts_a_lead(
     match = LEAD_ID.search(text_of(posted))
     assert match, f"no lead id in {text_of(posted)!r}"
     async with assistant.sessions() as session:
-        lead = await session.scalar(select(Lead).where(Lead.id == match.group()))
+        lead = await find_lead(session, match.group())
     assert lead is not None
     assert lead.channel == "rest"
     assert lead.status == "new"

@@ -23,7 +23,6 @@ def upgrade() -> None:
     op.create_table(
         "leads",
         sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("id", sa.String(32), nullable=True),
         sa.Column("idempotency_key", sa.String(400), nullable=False, unique=True),
         sa.Column("conversation_id", sa.String(300), nullable=False),
         sa.Column("channel", sa.String(20), nullable=False),
@@ -37,7 +36,6 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(30), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
     )
-    op.create_index("ix_leads_id", "leads", ["id"], unique=True)
     op.create_index("ix_leads_conversation_id", "leads", ["conversation_id"])
     op.create_index("ix_leads_district", "leads", ["district"])
     op.create_index("ix_leads_queue", "leads", ["status", "priority", "created_at"])
