@@ -27,6 +27,9 @@ P99_TARGET_MS = 100.0
 # and p99 is measured at that load. The back-to-back run measures the most the server can
 # take; its latency is queueing (Little's law), not service time.
 THINK_SECONDS = (0.5, 1.5)
+# Residents do not all open the chat in the same second: the paced run ramps up over this
+# many seconds. Each intake lasts about 8 s, so all 200 are still in progress together.
+RAMP_UP_SECONDS = 4.0
 LEAD_ID = re.compile(r"L-\d{8}-\d+")
 
 
@@ -73,6 +76,8 @@ async def _resident(
 ) -> Resident:
     resident = Resident(index)
     pause = random.Random(index)
+    if paced:
+        await asyncio.sleep(pause.uniform(0, RAMP_UP_SECONDS))
     for message in script(index):
         if paced:
             await asyncio.sleep(pause.uniform(*THINK_SECONDS))
@@ -105,10 +110,11 @@ async def _load(server: Server, paced: bool) -> tuple[list[Resident], float, flo
 # -- the database, read directly ------------------------------------------------------------
 
 
-def _sqlite_leads(path: Path) -> list[tuple[str | None, str | None]]:
+def _sqlite_leads(path: Path) -> list[tuple[int, str | None]]:
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
-        return [(row[0], row[1]) for row in connection.execute("SELECT id, phone FROM leads")]
+        rows = connection.execute("SELECT seq, phone FROM leads")
+        return [(int(row[0]), row[1]) for row in rows]
     finally:
         connection.close()
 
@@ -205,8 +211,9 @@ def _run_on(ctx: Context, backend: str, paced: bool) -> None:
     lost = sorted(p for p in expected if per_phone.get(p, 0) == 0)
     duplicated = sum(n - 1 for p, n in per_phone.items() if p in expected and n > 1)
     strangers = sum(n for p, n in per_phone.items() if p not in expected)
-    db_ids = {lead_id for lead_id, _ in leads}
-    ids_not_in_db = [i for i in reply_ids if i not in db_ids]
+    # A lead's reference is L-<date>-<sequence>: the sequence is what the database holds.
+    db_seqs = {seq for seq, _ in leads}
+    ids_not_in_db = [i for i in reply_ids if i and int(i.rsplit("-", 1)[1]) not in db_seqs]
 
     report.info(
         part,

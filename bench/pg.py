@@ -66,14 +66,14 @@ class Postgres:
         finally:
             await connection.close()
 
-    async def leads(self) -> list[tuple[str | None, str | None]]:
-        """Every lead's id and phone."""
+    async def leads(self) -> list[tuple[int, str | None]]:
+        """Every lead's sequence number and phone."""
         import asyncpg  # type: ignore[import-untyped]
 
         connection = await asyncpg.connect(self.dsn, timeout=10)
         try:
-            rows = await connection.fetch("SELECT id, phone FROM leads")
-            return [(row["id"], row["phone"]) for row in rows]
+            rows = await connection.fetch("SELECT seq, phone FROM leads")
+            return [(int(row["seq"]), row["phone"]) for row in rows]
         finally:
             await connection.close()
 
