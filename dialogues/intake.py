@@ -11,6 +11,7 @@ from dialogues.reading import read_message
 from dialogues.schema import ConversationState, IntakeState, LeadDraft, PostedLead, Reply
 from knowledge.rules import Facts
 from nlu.normalize import normalize
+from nlu.privacy import redact
 from nlu.schema import ParseResult
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ class IntakeRunner:
             resolved = self.engine.kb.place(place.get("district") or None, place.get("street"))
             if resolved is not None:
                 place["district"] = resolved.district
-        intake.texts = [*intake.texts[-9:], parse.text[:200]]
+        intake.texts = [*intake.texts[-9:], redact(parse.text[:200])]
         return True
 
     def _checkpoint(self, intake: IntakeState) -> None:
@@ -261,7 +262,7 @@ class IntakeRunner:
     async def post_crisis(self, state: ConversationState, parse: ParseResult) -> PostedLead:
         """A priority-1 lead at once, with whatever is known (PIPL art. 13: protect life)."""
         intake = state.intake or IntakeState(id="crisis")
-        intake.texts = [*intake.texts[-9:], parse.text[:200]]
+        intake.texts = [*intake.texts[-9:], redact(parse.text[:200])]
         draft = self.build_draft(
             state, intake, consent={"caseworker": False, "charity": False}, crisis=True
         )

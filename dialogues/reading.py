@@ -15,6 +15,7 @@ from typing import Any
 from knowledge.rules import LeadRules
 from nlu.normalize import normalize
 from nlu.numbers import NUMBER_PATTERN, parse_number
+from nlu.privacy import redact
 from nlu.schema import Entity, ParseResult
 
 _INCOME_CUES = re.compile(
@@ -224,7 +225,7 @@ def _needs(
     parse: ParseResult, text: str, rules: LeadRules, asked: bool
 ) -> list[dict[str, str]] | None:
     categories = rules.needs_in(text)
-    detail = parse.text.strip()[:80]
+    detail = redact(parse.text.strip())[:80]
     if categories:
         return [{"category": c, "detail": detail} for c in categories]
     if asked and detail:
