@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from dialogues.content import Content, fill
@@ -30,6 +31,7 @@ from nlu.schema import Entity, IntentScore, ParseResult
 
 logger = logging.getLogger(__name__)
 
+CHINA = timezone(timedelta(hours=8))
 MAX_MESSAGE_CHARS = 2000
 STATE_CACHE_SIZE = 10_000
 INTAKE_EXPIRY_SECONDS = 7 * 24 * 3600
@@ -178,6 +180,9 @@ class Engine:
             values = {**self.vars(state), "lead_id": state.last_lead_id}
             text = fill(self.content.flow.texts["already_posted"], values)
             return [Reply(text)]
+        if intent == "deny" and state.pending == "offer_intake":
+            state.pending = None
+            return [self.say("utter_ok", state)]
         waiting_for_policy = state.pending == "which_policy"
         state.pending = None
         if self._is_policy_question(state, parse) or (
@@ -277,9 +282,13 @@ class Engine:
         if status is None:
             return [self.say("utter_check_status_none", state)]
         values = self.vars(state)
+        created = datetime.fromtimestamp(status.created_at, CHINA)
         values.update(
             lead_id=status.lead_id,
-            created=time.strftime("%m月%d日", time.localtime(status.created_at)),
+            created=fill(
+                self.content.labels["date"],
+                {"month": created.month, "day": created.day},
+            ),
             status_text=fill(self.content.label("status", status.status), values),
             next_step=self.content.labels.get("next_step", {}).get(status.priority, "")
             if status.status in {"new", "claimed"}
@@ -349,9 +358,10 @@ class Engine:
         region = self.region(state)
         values: dict[str, Any] = dict(self.content.defaults)
         if region is not None:
-            values.update(
-                office=region.office, hotline=region.hotline, helper_title=region.helper_title
-            )
+            office = region.office
+            if region.street_office and state.street:
+                office = fill(region.street_office, {"street": state.street})
+            values.update(office=office, hotline=region.hotline, helper_title=region.helper_title)
         return values
 
     def say(

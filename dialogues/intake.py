@@ -45,6 +45,12 @@ class IntakeRunner:
     ) -> list[Reply]:
         """Begin a report, keeping whatever the first message already said."""
         state.intake = IntakeState(id=self.engine.new_id())
+        if state.district:
+            # Where they live was said earlier in the conversation: not asked again.
+            state.intake.slots["place"] = {
+                "district": state.district,
+                "street": state.street or "",
+            }
         replies = [Reply(fill(self.flow.texts["intro"], self.engine.vars(state)))]
         if prefill:
             self._apply(state, parse)
@@ -176,7 +182,7 @@ class IntakeRunner:
         left = len(self._missing(intake)) or 1
         text = fill(slot.question, self.engine.vars(state))
         if again:
-            text = "不好意思,我没听明白。" + text
+            text = self.engine.content.labels["not_understood"] + text
         text += fill(self.flow.texts["progress"], {"left": left})
         return Reply(text, slot.buttons)
 
@@ -248,8 +254,15 @@ class IntakeRunner:
         values = self.engine.vars(state)
         if not posted.created:
             return [Reply(fill(self.flow.texts["merged"], {**values, "lead_id": posted.lead_id}))]
+        line = self.engine.content.labels["candidate_line"]
         lines = [
-            f"· {self.engine.kb.policies[c].name}:{draft.reasons['candidates'][c]}"
+            fill(
+                line,
+                {
+                    "name": self.engine.kb.policies[c].name,
+                    "reason": draft.reasons["candidates"][c],
+                },
+            )
             for c in draft.candidate_policies
         ]
         due = self.engine.content.labels.get("due", {}).get(draft.priority, "")
@@ -378,7 +391,7 @@ class IntakeRunner:
 
     def _policy_name(self, policy_id: str) -> str:
         policy = self.engine.kb.policy(policy_id)
-        return policy.name if policy else "其他救助"
+        return policy.name if policy else str(self.engine.content.labels["other_assistance"])
 
     def lead_summary(self, draft: LeadDraft) -> str:
         """A paragraph a caseworker reads in 20 seconds."""
@@ -387,21 +400,25 @@ class IntakeRunner:
         place = "".join(v for v in draft.region.values() if v) or str(labels["unknown"])
         household = describe_household(labels, draft.household, content.label)
         income = (
-            "月收入" + fill(labels["yuan"], {"n": draft.income_monthly})
+            fill(
+                labels["income_known"],
+                {"amount": fill(labels["yuan"], {"n": draft.income_monthly})},
+            )
             if draft.income_monthly is not None
-            else "收入不清楚"
+            else str(labels["income_unknown"])
         )
         assistance = (
-            "已享受" + "、".join(self._policy_name(p) for p in draft.current_assistance)
+            fill(
+                labels["assistance_known"],
+                {"names": "、".join(self._policy_name(p) for p in draft.current_assistance)},
+            )
             if draft.current_assistance
-            else "目前未享受救助"
+            else str(labels["assistance_none"])
         )
         needs = ";".join(
             f"{content.label('need', n['category'])}:{n['detail']}" for n in draft.needs
         ) or str(labels["unknown"])
-        urgency = content.label("urgency", "crisis" if draft.priority == 1 else "")
-        if draft.priority != 1:
-            urgency = {2: "急", 3: "一般", 4: "不急,需关注"}.get(draft.priority, "")
+        urgency = content.label("priority", draft.priority)
         return fill(
             labels["lead_summary"],
             {

@@ -24,7 +24,17 @@ from knowledge.schema import (
 
 KNOWLEDGE_DIR = Path(__file__).parent
 _POLICY_KEYS = {"id", "name", "aliases", "needs", "answers"}
-_REGION_KEYS = {"id", "name", "districts", "helper_title", "office", "hotline", "cite", "answers"}
+_REGION_KEYS = {
+    "id",
+    "name",
+    "districts",
+    "helper_title",
+    "office",
+    "street_office",
+    "hotline",
+    "cite",
+    "answers",
+}
 _SOURCE_KEYS = {"title", "issuer", "date", "number", "seed"}
 # Placeholders an answer may use; the engine fills them with the resident's region.
 PLACEHOLDERS = {"office", "hotline", "helper_title"}
@@ -145,6 +155,9 @@ def load_region(path: Path, sources: dict[str, Source]) -> Region:
             raise KnowledgeError(f"{path}: answers.{policy_id}: not a contract policy id")
         overrides[policy_id] = _answers(path, f"answers.{policy_id}", raw, sources)
     cite = document.get("cite")
+    street_office = str(document.get("street_office") or "")
+    if street_office and "{street}" not in street_office:
+        raise KnowledgeError(f"{path}: street_office: must contain {{street}}")
     return Region(
         id=_text(path, "id", document.get("id")),
         name=_text(path, "name", document.get("name")),
@@ -154,6 +167,7 @@ def load_region(path: Path, sources: dict[str, Source]) -> Region:
         hotline=_text(path, "hotline", document.get("hotline", "12345")),
         cite=_citations(path, "cite", cite, sources) if cite else (),
         answers=overrides,
+        street_office=street_office,
     )
 
 

@@ -115,3 +115,4 @@ class Region:
     hotline: str
     cite: tuple[Citation, ...] = ()
     answers: dict[str, dict[str, Answer]] = field(default_factory=dict)
+    street_office: str = ""  # e.g. "{street}社区事务受理服务中心": the nearest office by street

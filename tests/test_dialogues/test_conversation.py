@@ -89,3 +89,12 @@ async def test_a_redelivered_message_id_is_handled_once(assistant: Assistant) ->
     assert first == again
     state = await assistant.engine.store.load("rest:d1")
     assert state is not None and state["intake"]["asked"] == "place"
+
+
+async def test_the_nearest_office_is_named_once_the_street_is_known(assistant: Assistant) -> None:
+    resident = Resident(assistant, "street")
+    await resident.say("我住长宁区新华路街道")
+    reply = await resident.say("低保怎么申请")
+    assert "新华路街道社区事务受理服务中心" in reply
+    report = await resident.say("房租交不上了")
+    assert "几口人" in report and "哪个区" not in report
