@@ -6,10 +6,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from knowledge.base import KnowledgeBase
 from knowledge.errors import KnowledgeError
+from knowledge.files import read_mapping
 from knowledge.schema import (
     ASPECTS,
     NEED_CATEGORIES,
@@ -41,16 +40,6 @@ PLACEHOLDERS = {"office", "hotline", "helper_title"}
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise KnowledgeError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(document, dict):
-        raise KnowledgeError(f"{path}: the top level must be a mapping")
-    return document
-
-
 def _check_keys(path: Path, where: str, mapping: object, allowed: set[str]) -> dict[str, Any]:
     if not isinstance(mapping, dict):
         raise KnowledgeError(f"{path}: {where}: must be a mapping")
@@ -68,7 +57,7 @@ def _text(path: Path, where: str, value: object) -> str:
 
 def load_sources(path: Path) -> dict[str, Source]:
     """Read ``sources.yml``."""
-    document = _read(path)
+    document = read_mapping(path)
     sources: dict[str, Source] = {}
     for source_id, entry in (document.get("sources") or {}).items():
         entry = _check_keys(path, f"sources.{source_id}", entry, _SOURCE_KEYS)
@@ -120,7 +109,7 @@ def _answers(path: Path, where: str, raw: object, sources: dict[str, Source]) ->
 
 def load_policy(path: Path, sources: dict[str, Source]) -> Policy:
     """Read one ``policies/<id>.yml``."""
-    document = _check_keys(path, "top level", _read(path), _POLICY_KEYS)
+    document = _check_keys(path, "top level", read_mapping(path), _POLICY_KEYS)
     policy_id = _text(path, "id", document.get("id"))
     if policy_id != path.stem:
         raise KnowledgeError(f"{path}: id: {policy_id!r} does not match the file name")
@@ -141,7 +130,7 @@ def load_policy(path: Path, sources: dict[str, Source]) -> Policy:
 
 def load_region(path: Path, sources: dict[str, Source]) -> Region:
     """Read one ``regions/<id>.yml``."""
-    document = _check_keys(path, "top level", _read(path), _REGION_KEYS)
+    document = _check_keys(path, "top level", read_mapping(path), _REGION_KEYS)
     districts = []
     for index, raw in enumerate(document.get("districts") or []):
         entry = _check_keys(path, f"districts[{index}]", raw, {"name", "streets"})

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from knowledge.errors import KnowledgeError
+from knowledge.files import read_mapping
 from knowledge.schema import NEED_CATEGORIES, POLICY_IDS
 
 RULES_FILE = Path(__file__).parent / "rules" / "leads.yml"
@@ -174,10 +173,4 @@ def _matches(when: dict[str, Any], facts: Facts) -> bool:
 
 def load_rules(path: Path = RULES_FILE) -> LeadRules:
     """Read and validate the lead rules."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise KnowledgeError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(document, dict):
-        raise KnowledgeError(f"{path}: the top level must be a mapping")
-    return LeadRules(document, path)
+    return LeadRules(read_mapping(path), path)

@@ -17,49 +17,11 @@ from bot.assembly import Assistant
 from bot.config import Settings
 from bot.storage.repo import add_user
 from bot.web.app import create_app
+from tests.contract import LEAD_KEYS, POLICY_IDS
 
 LEAD_ID = re.compile(r"L-\d{8}-\d{4}")
 ISO_CHINA = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$")
-CONTRACT_KEYS = {
-    "id",
-    "created_at",
-    "channel",
-    "conversation_id",
-    "status",
-    "priority",
-    "due_at",
-    "assignee",
-    "region",
-    "contact",
-    "household",
-    "income_monthly",
-    "current_assistance",
-    "needs",
-    "tier_3a",
-    "target_class",
-    "candidate_policies",
-    "consent",
-    "summary",
-}
-POLICY_IDS = {
-    "dibao",
-    "tekun",
-    "dishouru",
-    "zhichuxing",
-    "yiliao",
-    "jiaoyu",
-    "zhufang",
-    "jiuye",
-    "shouzai",
-    "linshi",
-    "liulang",
-    "canji",
-    "ertong",
-    "falv",
-    "binzang",
-    "xinli",
-    "cishan",
-}
+CONTRACT_KEYS = LEAD_KEYS
 NEED_CATEGORIES = {
     "basic_living",
     "medical",

@@ -6,29 +6,8 @@ from pathlib import Path
 
 from bot.assembly import Assistant, Brain, open_assistant
 from bot.config import Settings
+from tests.contract import LEAD_KEYS
 from tests.test_dialogues.helpers import Resident
-
-LEAD_KEYS = {
-    "id",
-    "created_at",
-    "channel",
-    "conversation_id",
-    "status",
-    "priority",
-    "due_at",
-    "assignee",
-    "region",
-    "contact",
-    "household",
-    "income_monthly",
-    "current_assistance",
-    "needs",
-    "tier_3a",
-    "target_class",
-    "candidate_policies",
-    "consent",
-    "summary",
-}
 
 
 async def finish(resident: Resident, charity: bool = False) -> str:
