@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
-from test_dialogues.helpers import Resident
 
 from bot.assembly import Assistant
 from bot.config import Settings
 from bot.storage.repo import add_user
 from bot.web.app import create_app
 from tests.contract import LEAD_KEYS, POLICY_IDS
+from tests.test_dialogues.helpers import Resident
 
 LEAD_ID = re.compile(r"L-\d{8}-\d{4}")
 ISO_CHINA = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$")
