@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "chat":
         from bot.channels.terminal import run_terminal_chat
 
-        return asyncio.run(run_terminal_chat(settings))
+        try:
+            return asyncio.run(run_terminal_chat(settings))
+        except KeyboardInterrupt:
+            return 0
     if args.command == "train":
         return _train(settings)
     if args.command == "migrate":

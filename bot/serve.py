@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 from aiohttp import web
 
@@ -23,7 +24,13 @@ async def serve(settings: Settings, host: str | None = None, port: int | None = 
     logger.info("zhaoren listening on http://%s:%s", host or settings.host, port or settings.port)
     if settings.telegram_token:
         logger.warning("ZHAOREN_TELEGRAM_TOKEN is set but the Telegram channel is not built yet")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        # Stop cleanly: close connections and the database pool, no traceback.
+        loop.add_signal_handler(signal_number, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        logger.info("zhaoren stopping")
     finally:
         await runner.cleanup()
