@@ -7,7 +7,14 @@ import logging
 from nlu.privacy import redact
 
 # Driver loggers print SQL parameters (conversation state, phone numbers) at DEBUG/INFO.
-_QUIET = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool", "aiogram.event")
+_QUIET = (
+    "aiosqlite",
+    "asyncpg",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "aiogram.event",
+    "alembic.runtime.plugins",
+)
 
 
 class RedactingFilter(logging.Filter):

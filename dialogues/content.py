@@ -6,6 +6,7 @@ with the file and key, not in front of a resident.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,14 @@ _FLOW_TEXTS = (
     "resumed_after_break",
 )
 _BUTTON_LISTS = ("confirm_buttons", "consent_buttons", "skip_buttons")
-_SAFETY_TEXTS = ("default_text", "lead_notice", "ask_phone", "sources")
+_SAFETY_TEXTS = (
+    "default_text",
+    "check_question",
+    "check_cleared",
+    "lead_notice",
+    "ask_phone",
+    "sources",
+)
 
 
 class _SafeVars(dict[str, Any]):
@@ -111,8 +119,15 @@ class CrisisKind:
     """A kind of danger, the words that reveal it and what to say first."""
 
     name: str
-    patterns: tuple[str, ...]
+    patterns: tuple[re.Pattern[str], ...]
     text: str
+    unless: tuple[re.Pattern[str], ...] = ()
+
+    def matches(self, normalized: str) -> bool:
+        """True when the message shows this danger and no harmless reading applies."""
+        if not any(p.search(normalized) for p in self.patterns):
+            return False
+        return not any(p.search(normalized) for p in self.unless)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +139,7 @@ class Content:
     flow: Flow
     crisis_kinds: tuple[CrisisKind, ...]
     safety: dict[str, str]
+    crisis_check_buttons: tuple[Button, ...]
     defaults: dict[str, str]
     labels: dict[str, Any]
 
@@ -189,20 +205,49 @@ def load_flow(path: Path) -> Flow:
     return Flow(tuple(slots), texts, buttons)
 
 
-def load_safety(path: Path) -> tuple[tuple[CrisisKind, ...], dict[str, str]]:
+def _patterns(path: Path, where: str, raw: object) -> tuple[re.Pattern[str], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise FlowError(f"{path}: {where}: must be a list of patterns")
+    compiled = []
+    for index, pattern in enumerate(raw):
+        try:
+            compiled.append(re.compile(str(pattern)))
+        except re.error as exc:
+            raise FlowError(f"{path}: {where}[{index}]: bad pattern {pattern!r}: {exc}") from exc
+    return tuple(compiled)
+
+
+def load_safety(
+    path: Path,
+) -> tuple[tuple[CrisisKind, ...], dict[str, str], tuple[Button, ...]]:
     """Read ``safety.yml``."""
     document = _read(path)
     kinds = []
     for name, raw in (document.get("kinds") or {}).items():
         if not isinstance(raw, dict) or not raw.get("patterns") or not raw.get("text"):
             raise FlowError(f"{path}: kinds.{name}: needs patterns and text")
-        kinds.append(CrisisKind(name, tuple(str(p) for p in raw["patterns"]), str(raw["text"])))
+        unknown = sorted(set(raw) - {"patterns", "unless", "text"})
+        if unknown:
+            raise FlowError(f"{path}: kinds.{name}: unknown key {unknown[0]!r}")
+        kinds.append(
+            CrisisKind(
+                name,
+                _patterns(path, f"kinds.{name}.patterns", raw["patterns"]),
+                str(raw["text"]),
+                _patterns(path, f"kinds.{name}.unless", raw.get("unless")),
+            )
+        )
     texts = {}
     for key in _SAFETY_TEXTS:
         if not document.get(key):
             raise FlowError(f"{path}: {key}: missing")
         texts[key] = str(document[key])
-    return tuple(kinds), texts
+    buttons = _buttons(path, "check_buttons", document.get("check_buttons"))
+    if not buttons:
+        raise FlowError(f"{path}: check_buttons: missing")
+    return tuple(kinds), texts, buttons
 
 
 REQUIRED_RESPONSES = (
@@ -246,5 +291,5 @@ def load_content(root: Path = DIALOGUES_DIR, nlu_intents: list[str] | None = Non
         if unknown:
             raise FlowError(f"{root / 'domain.yml'}: intents: NLU intent {unknown[0]!r} missing")
     flow = load_flow(root / "flows" / "intake.yml")
-    kinds, safety = load_safety(root / "safety.yml")
-    return Content(responses, intents, flow, kinds, safety, defaults, labels)
+    kinds, safety, check_buttons = load_safety(root / "safety.yml")
+    return Content(responses, intents, flow, kinds, safety, check_buttons, defaults, labels)

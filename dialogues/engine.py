@@ -35,7 +35,11 @@ CHINA = timezone(timedelta(hours=8))
 MAX_MESSAGE_CHARS = 2000
 STATE_CACHE_SIZE = 10_000
 INTAKE_EXPIRY_SECONDS = 7 * 24 * 3600
-CRISIS_CONFIDENCE = 0.55
+# The classifier alone (no lexicon match) must be this sure to post a crisis lead; between
+# the two thresholds the resident gets the safety advice and is asked whether they are in
+# danger now.
+CRISIS_CONFIDENCE = 0.8
+CRISIS_CHECK_CONFIDENCE = 0.5
 # Residents who ask to register in so many words start the report directly.
 _START_WORDS = re.compile(
     r"^(?:我|俺)?(?:要|想|想要|需要)?(?:帮我)?(?:登记|报名登记|开始登记|求助登记)(?:一下)?$"
@@ -150,8 +154,19 @@ class Engine:
         parse = self.parse(text)
         self._remember_place(state, parse)
         crisis = self._crisis_kind(parse)
+        if crisis == "check":
+            return replies + self._crisis_check(state)
         if crisis is not None:
             return replies + await self._crisis(state, parse, crisis)
+        if state.pending == "crisis_check":
+            state.pending = None
+            if parse.intent.name == "affirm":
+                return replies + await self._crisis(state, parse, "default")
+            if parse.intent.name == "deny":
+                replies.append(Reply(self.content.safety["check_cleared"]))
+                if state.intake is not None:
+                    replies.append(self.intake.current_question(state))
+                return replies
         if state.pending == "crisis_phone" and parse.first("phone"):
             replies += await self._crisis_phone(state, parse)
             if state.intake is None:
@@ -299,15 +314,27 @@ class Engine:
     # -- crisis --------------------------------------------------------------------------
 
     def _crisis_kind(self, parse: ParseResult) -> str | None:
-        if parse.intent.name.startswith("/"):
-            return None
+        """The kind of danger, ``"check"`` when only the classifier suspects one, or None."""
+        if parse.text.startswith("/"):
+            return "default" if parse.intent.name == "crisis" else None
         norm = normalize(parse.text)
         for kind in self.content.crisis_kinds:
-            if any(p in norm for p in kind.patterns):
+            if kind.matches(norm):
                 return kind.name
-        if parse.intent.name == "crisis" and parse.intent.confidence >= CRISIS_CONFIDENCE:
-            return "default"
+        if parse.intent.name == "crisis":
+            if parse.intent.confidence >= CRISIS_CONFIDENCE:
+                return "default"
+            if parse.intent.confidence >= CRISIS_CHECK_CONFIDENCE:
+                return "check"
         return None
+
+    def _crisis_check(self, state: ConversationState) -> list[Reply]:
+        state.pending = "crisis_check"
+        safety = self.content.safety
+        return [
+            Reply(safety["default_text"]),
+            Reply(safety["check_question"], self.content.crisis_check_buttons),
+        ]
 
     async def _crisis(
         self, state: ConversationState, parse: ParseResult, kind: str

@@ -1,6 +1,9 @@
 """Policy questions, context, honesty and crisis handling, through the engine."""
 
+import pytest
+
 from bot.assembly import Assistant
+from nlu.schema import IntentScore, ParseResult
 from tests.test_dialogues.helpers import Resident
 
 
@@ -98,3 +101,37 @@ async def test_the_nearest_office_is_named_once_the_street_is_known(assistant: A
     assert "新华路街道社区事务受理服务中心" in reply
     report = await resident.say("房租交不上了")
     assert "几口人" in report and "哪个区" not in report
+
+
+async def test_everyday_idioms_are_not_a_crisis(assistant: Assistant) -> None:
+    for index, text in enumerate(["有事打我电话13812345678", "笑死我了", "打了一针疫苗胳膊疼"]):
+        resident = Resident(assistant, f"idiom-{index}")
+        reply = await resident.say(text)
+        assert "12356" not in reply and "110" not in reply, text
+    assert await Resident(assistant, "idiom-0").leads() == []
+
+
+async def test_a_suspected_crisis_is_asked_about_before_a_lead_is_posted(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_parse = assistant.engine.nlu.parse
+
+    def unsure(text: str) -> ParseResult:
+        result = real_parse(text)
+        if text == "我也不知道怎么办了":
+            score = IntentScore("crisis", 0.6)
+            return ParseResult(text, score, result.entities, (score,))
+        return result
+
+    monkeypatch.setattr(assistant.engine.nlu, "parse", unsure)
+    resident = Resident(assistant, "unsure")
+    reply = await resident.say("我也不知道怎么办了")
+    assert "110" in reply and "您现在有危险吗" in reply
+    assert await resident.leads() == []
+    cleared = await resident.press("没有危险")
+    assert "没事就好" in cleared and await resident.leads() == []
+    await resident.say("我也不知道怎么办了")
+    confirmed = await resident.press("有危险")
+    assert "L-" in confirmed
+    (lead,) = await resident.leads()
+    assert lead["priority"] == 1
