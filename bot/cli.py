@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from bot.config import Settings
+from bot.logs import configure_logging
 
 logger = logging.getLogger("zhaoren")
 
@@ -44,9 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--district")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     try:
         settings = Settings.from_env()
     except ValueError as exc:

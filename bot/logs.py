@@ -29,12 +29,20 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """Masks numbers in the whole formatted record, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format as usual, then mask."""
+        return redact(super().format(record))
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """Root logging for the ``zhaoren`` command."""
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
+    logging.basicConfig(level=level, force=True)
+    formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
+        handler.setFormatter(formatter)
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)

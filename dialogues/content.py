@@ -38,10 +38,19 @@ _FLOW_TEXTS = (
     "back",
     "expired",
     "resumed_after_break",
+    "stale_button",
 )
-_BUTTON_LISTS = ("confirm_buttons", "consent_buttons", "skip_buttons")
+_BUTTON_LISTS = (
+    "confirm_buttons",
+    "consent_caseworker_buttons",
+    "consent_charity_buttons",
+    "skip_buttons",
+)
 _SAFETY_TEXTS = (
     "default_text",
+    "default_label",
+    "default_need",
+    "updated",
     "check_question",
     "check_cleared",
     "lead_notice",
@@ -108,6 +117,26 @@ class Flow:
     slots: tuple[Slot, ...]
     texts: dict[str, str]
     buttons: dict[str, tuple[Button, ...]]
+    yes_words: tuple[re.Pattern[str], ...] = ()
+    no_words: tuple[re.Pattern[str], ...] = ()
+
+    def yes_or_no(self, normalized: str) -> str | None:
+        """``"affirm"``, ``"deny"`` or ``None`` for a typed answer to a yes/no question."""
+        stripped = re.sub(r"[\s,。.!!??~]+", "", normalized)
+        spans: list[tuple[int, int]] = []
+        said_no = False
+        for pattern in self.no_words:
+            for match in pattern.finditer(stripped):
+                said_no = True
+                spans.append(match.span())
+        said_yes = any(
+            not any(s < m.end() and m.start() < e for s, e in spans)
+            for pattern in self.yes_words
+            for m in pattern.finditer(stripped)
+        )
+        if said_no == said_yes:
+            return None
+        return "deny" if said_no else "affirm"
 
     def slot(self, name: str) -> Slot:
         """A slot by name."""
@@ -122,12 +151,21 @@ class CrisisKind:
     patterns: tuple[re.Pattern[str], ...]
     text: str
     unless: tuple[re.Pattern[str], ...] = ()
+    label: str = ""  # what the caseworker reads first in the lead's summary
+    need: str = "other"  # the lead's need category
 
     def matches(self, normalized: str) -> bool:
-        """True when the message shows this danger and no harmless reading applies."""
-        if not any(p.search(normalized) for p in self.patterns):
-            return False
-        return not any(p.search(normalized) for p in self.unless)
+        """True when some danger pattern matches outside every harmless reading.
+
+        An ``unless`` match only cancels the danger words it overlaps, so "手机死了算了,
+        我也不想活了" is still a crisis.
+        """
+        harmless = [(m.start(), m.end()) for p in self.unless for m in p.finditer(normalized)]
+        for pattern in self.patterns:
+            for match in pattern.finditer(normalized):
+                if not any(s < match.end() and match.start() < e for s, e in harmless):
+                    return True
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +185,13 @@ class Content:
         """The display name of a contract code, or the code itself."""
         names = self.labels.get(group, {})
         return str(names.get(code, code)) if isinstance(names, dict) else str(code)
+
+    def crisis_kind(self, name: str) -> CrisisKind:
+        """A kind of danger by name; unknown names get the default advice."""
+        return next(
+            (k for k in self.crisis_kinds if k.name == name),
+            next(k for k in self.crisis_kinds if k.name == "default"),
+        )
 
     def reply(self, name: str, values: dict[str, Any] | None = None) -> Reply:
         """Render a response by name."""
@@ -202,7 +247,16 @@ def load_flow(path: Path) -> Flow:
             raise FlowError(f"{path}: {key}: missing")
         texts[key] = str(document[key])
     buttons = {key: _buttons(path, key, document.get(key)) for key in _BUTTON_LISTS}
-    return Flow(tuple(slots), texts, buttons)
+    for key in _BUTTON_LISTS:
+        if not buttons[key]:
+            raise FlowError(f"{path}: {key}: missing")
+    return Flow(
+        tuple(slots),
+        texts,
+        buttons,
+        _patterns(path, "yes_words", document.get("yes_words")),
+        _patterns(path, "no_words", document.get("no_words")),
+    )
 
 
 def _patterns(path: Path, where: str, raw: object) -> tuple[re.Pattern[str], ...]:
@@ -228,7 +282,7 @@ def load_safety(
     for name, raw in (document.get("kinds") or {}).items():
         if not isinstance(raw, dict) or not raw.get("patterns") or not raw.get("text"):
             raise FlowError(f"{path}: kinds.{name}: needs patterns and text")
-        unknown = sorted(set(raw) - {"patterns", "unless", "text"})
+        unknown = sorted(set(raw) - {"patterns", "unless", "text", "label", "need"})
         if unknown:
             raise FlowError(f"{path}: kinds.{name}: unknown key {unknown[0]!r}")
         kinds.append(
@@ -237,6 +291,8 @@ def load_safety(
                 _patterns(path, f"kinds.{name}.patterns", raw["patterns"]),
                 str(raw["text"]),
                 _patterns(path, f"kinds.{name}.unless", raw.get("unless")),
+                str(raw.get("label") or name),
+                str(raw.get("need") or "other"),
             )
         )
     texts = {}
@@ -247,6 +303,11 @@ def load_safety(
     buttons = _buttons(path, "check_buttons", document.get("check_buttons"))
     if not buttons:
         raise FlowError(f"{path}: check_buttons: missing")
+    kinds.append(
+        CrisisKind(
+            "default", (), texts["default_text"], (), texts["default_label"], texts["default_need"]
+        )
+    )
     return tuple(kinds), texts, buttons
 
 

@@ -154,6 +154,8 @@ class Engine:
         parse = self.parse(text)
         self._remember_place(state, parse)
         crisis = self._crisis_kind(parse)
+        if crisis == "check" and self.intake.expects_this(state, parse):
+            crisis = None  # "我再想想" at a consent question is an answer, not an alarm
         if crisis == "check":
             return replies + self._crisis_check(state)
         if crisis is not None:
@@ -167,9 +169,11 @@ class Engine:
                 if state.intake is not None:
                     replies.append(self.intake.current_question(state))
                 return replies
-        if state.pending == "crisis_phone" and parse.first("phone"):
-            replies += await self._crisis_phone(state, parse)
-            if state.intake is None:
+        if state.crisis_lead_id and self._adds_contact(state, parse):
+            # Whatever the resident says after a crisis (phone, where they are) completes
+            # the crisis lead at once, wherever the conversation is.
+            replies += await self._crisis_update(state, parse)
+            if state.intake is None and not parse.intent.name.startswith("ask"):
                 return replies
         if state.intake is not None:
             if self.clock() - state.intake.updated_at > INTAKE_EXPIRY_SECONDS:
@@ -191,6 +195,12 @@ class Engine:
         ):
             state.pending = None
             return await self.intake.start(state, parse, prefill=False)
+        if parse.first("step") is not None:
+            # A confirm/consent button pressed again after the report was posted.
+            if state.last_lead_id and self._recently_posted(state):
+                values = {**self.vars(state), "lead_id": state.last_lead_id}
+                return [Reply(fill(self.content.flow.texts["already_posted"], values))]
+            return [Reply(self.content.flow.texts["stale_button"])]
         if intent == "affirm" and state.last_lead_id and self._recently_posted(state):
             values = {**self.vars(state), "lead_id": state.last_lead_id}
             text = fill(self.content.flow.texts["already_posted"], values)
@@ -339,31 +349,37 @@ class Engine:
     async def _crisis(
         self, state: ConversationState, parse: ParseResult, kind: str
     ) -> list[Reply]:
-        advice = next(
-            (k.text for k in self.content.crisis_kinds if k.name == kind),
-            self.content.safety["default_text"],
-        )
-        replies = [Reply(advice)]
+        crisis = self.content.crisis_kind(kind)
+        replies = [Reply(crisis.text)]
         phone = parse.first("phone")
         if phone is not None:
             state.phone = str(phone)
-        posted = await self.intake.post_crisis(state, parse)
+        if state.intake is not None and not parse.text.startswith("/"):
+            self.intake.absorb(state, parse)  # a household answer in the same message counts
+        posted = await self.intake.post_crisis(state, parse, crisis)
         state.crisis_lead_id = posted.lead_id
         values = {**self.vars(state), "lead_id": posted.lead_id}
         replies.append(Reply(fill(self.content.safety["lead_notice"], values)))
         if state.phone is None:
-            state.pending = "crisis_phone"
             replies.append(Reply(self.content.safety["ask_phone"]))
         if state.intake is not None:
             replies.append(self.intake.current_question(state))
         return replies
 
-    async def _crisis_phone(self, state: ConversationState, parse: ParseResult) -> list[Reply]:
-        state.phone = str(parse.first("phone"))
-        state.pending = None
-        posted = await self.intake.post_crisis(state, parse)
+    def _adds_contact(self, state: ConversationState, parse: ParseResult) -> bool:
+        phone = parse.first("phone")
+        new_phone = phone is not None and str(phone) != state.phone
+        return (
+            new_phone or parse.first("district") is not None or parse.first("street") is not None
+        )
+
+    async def _crisis_update(self, state: ConversationState, parse: ParseResult) -> list[Reply]:
+        phone = parse.first("phone")
+        if phone is not None:
+            state.phone = str(phone)
+        posted = await self.intake.post_crisis(state, parse, None)
         values = {**self.vars(state), "lead_id": posted.lead_id}
-        return [Reply(fill(self.content.safety["lead_notice"], values))]
+        return [Reply(fill(self.content.safety["updated"], values))]
 
     # -- helpers used by the intake -------------------------------------------------------
 

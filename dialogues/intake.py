@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from dialogues.content import Slot, fill
+from dialogues.content import CrisisKind, Slot, fill
 from dialogues.reading import read_message
 from dialogues.schema import ConversationState, IntakeState, LeadDraft, PostedLead, Reply
 from knowledge.rules import Facts
@@ -86,7 +86,7 @@ class IntakeRunner:
         if parse.intent.name == "check_status" and parse.intent.confidence >= 0.6:
             status = await self.engine.check_status(state)
             return [*replies, *status, Reply(self.flow.texts["resume"]), *self._next(state)]
-        if intake.stage == "confirm":
+        if intake.stage == "confirm" or (intake.stage == "fix" and parse.first("step")):
             return replies + await self._confirm(state, parse, command)
         if intake.stage in {"consent_caseworker", "consent_charity"}:
             return replies + await self._consent(state, parse)
@@ -209,7 +209,25 @@ class IntakeRunner:
 
     def _consent_question(self, state: ConversationState, stage: str) -> Reply:
         text = fill(self.flow.texts[stage], self.engine.vars(state))
-        return Reply(text, self.flow.buttons["consent_buttons"])
+        return Reply(text, self.flow.buttons[f"{stage}_buttons"])
+
+    def _answer(self, intake: IntakeState, parse: ParseResult) -> str | None:
+        """Affirm / deny / None for the confirm and consent questions.
+
+        A button remembers which question it belongs to: pressed again later (a double
+        tap), it answers nothing.
+        """
+        step = parse.first("step")
+        if step is not None:
+            if str(step) != intake.stage and not (step == "confirm" and intake.stage == "fix"):
+                return "stale"
+            return parse.intent.name if parse.intent.name in {"affirm", "deny"} else None
+        if parse.text.startswith("/"):
+            return parse.intent.name if parse.intent.name in {"affirm", "deny"} else None
+        typed = self.flow.yes_or_no(normalize(parse.text))
+        if typed is not None:
+            return typed
+        return parse.intent.name if parse.intent.name in {"affirm", "deny"} else None
 
     # -- confirming and consent ------------------------------------------------------------
 
@@ -218,12 +236,15 @@ class IntakeRunner:
     ) -> list[Reply]:
         intake = state.intake
         assert intake is not None
-        if parse.intent.name == "affirm":
+        answer = self._answer(intake, parse)
+        if answer == "stale":
+            return [Reply(self.flow.texts["stale_button"]), *self._next(state)]
+        if answer == "affirm":
             intake.stage = "consent_caseworker"
             return [self._consent_question(state, "consent_caseworker")]
         if self._apply(state, parse):
             return [Reply(self.flow.texts["corrected"]), *self._next(state)]
-        if parse.intent.name == "deny" or _CORRECTION.match(command):
+        if answer == "deny" or _CORRECTION.match(command):
             intake.stage = "fix"
             return [Reply(self.flow.texts["fix_prompt"])]
         return self._next(state)
@@ -231,7 +252,12 @@ class IntakeRunner:
     async def _consent(self, state: ConversationState, parse: ParseResult) -> list[Reply]:
         intake = state.intake
         assert intake is not None
-        answer = parse.intent.name
+        answer = self._answer(intake, parse)
+        if answer == "stale":
+            return [
+                Reply(self.flow.texts["stale_button"]),
+                self._consent_question(state, intake.stage),
+            ]
         if answer not in {"affirm", "deny"}:
             return [self._consent_question(state, intake.stage)]
         if intake.stage == "consent_caseworker":
@@ -272,15 +298,40 @@ class IntakeRunner:
         )
         return [Reply(text)]
 
-    async def post_crisis(self, state: ConversationState, parse: ParseResult) -> PostedLead:
-        """A priority-1 lead at once, with whatever is known (PIPL art. 13: protect life)."""
+    async def post_crisis(
+        self, state: ConversationState, parse: ParseResult, crisis: CrisisKind | None
+    ) -> PostedLead:
+        """A priority-1 lead at once, with whatever is known (PIPL art. 13: protect life).
+
+        ``crisis`` is None for later messages that only add a phone or a place.
+        """
         intake = state.intake or IntakeState(id="crisis")
-        intake.texts = [*intake.texts[-9:], redact(parse.text[:200])]
+        if crisis is not None:
+            intake.texts = [*intake.texts[-9:], redact(parse.text[:200])]
         draft = self.build_draft(
             state, intake, consent={"caseworker": False, "charity": False}, crisis=True
         )
+        if crisis is not None:
+            detail = redact(parse.text.strip())[:80]
+            draft.needs = [{"category": crisis.need, "detail": detail}, *draft.needs]
+            draft.summary = f"【{crisis.label}】{draft.summary}"
+            draft.reasons["crisis"] = crisis.label
         draft.idempotency_key = f"crisis:{state.key}"
         return await self.engine.leads.post(draft)
+
+    def absorb(self, state: ConversationState, parse: ParseResult) -> None:
+        """Keep what a message says about the household, without asking the next question."""
+        self._apply(state, parse)
+
+    def expects_this(self, state: ConversationState, parse: ParseResult) -> bool:
+        """True when the message is an answer the report is waiting for."""
+        intake = state.intake
+        if intake is None:
+            return False
+        if intake.stage in {"confirm", "fix", "consent_caseworker", "consent_charity"}:
+            return True
+        reading = read_message(parse, self.engine.rules, intake.asked, intake.slots)
+        return intake.asked in reading.values
 
     # -- the lead --------------------------------------------------------------------------
 

@@ -46,6 +46,12 @@ _SELF = re.compile(
     r"我和|我跟|我与|我们俩|我俩|就我|我自己|我一个|本人|我今年|我都|我已经|我是|我有"
 )
 _ALL = re.compile(r"都|俩人|两人都|我们")
+_I = re.compile(r"[我俺](?![们们家])")
+_DECEASED = re.compile(r"[^,。,.]{0,4}(?:走了|去世|过世|不在了|没了|病故|离世)")
+_COUNTED = re.compile(r"(?P<n>[两二三四五六2-6])个$")
+_BARE_AGE = re.compile(
+    r"(?:^|(?<=[,。;\s]))(?P<n>[二三四五六七八九]十[一二三四五六七八九]?|[1-9]\d)(?:岁|了)?(?=[,。;\s]|$)"
+)
 _AGE_ANYWHERE = re.compile(rf"(?P<n>{NUMBER_PATTERN})\s*(?:周岁|岁)")
 
 
@@ -102,22 +108,21 @@ def _place(parse: ParseResult) -> dict[str, str] | None:
 def _household(
     parse: ParseResult, text: str, current: dict[str, Any] | None, asked: bool
 ) -> dict[str, Any] | None:
-    members: list[dict[str, Any]] = []
-    entities = [e for e in parse.entities if e.entity in {"relation", "age", "condition"}]
-    has_self = bool(_SELF.search(text)) or any(e.value == "self" for e in entities)
-    if has_self:
-        members.append({"relation": "self", "age": None, "conditions": []})
-    for entity in entities:
-        if entity.entity == "relation" and entity.value != "self":
-            members.append({"relation": str(entity.value), "age": None, "conditions": []})
-    ages = [int(e.value) for e in entities if e.entity == "age"]
+    members, mentions = _members(parse, text, asked)
+    ages = [(e.start, int(e.value)) for e in parse.entities if e.entity == "age"]
     if not ages and asked:
-        ages = [n for m in _AGE_ANYWHERE.finditer(text) if (n := parse_number(m.group("n")))]
-    conditions = [e for e in entities if e.entity == "condition"]
+        ages = [
+            (m.start("n"), n)
+            for pattern in (_AGE_ANYWHERE, _BARE_AGE)
+            for m in pattern.finditer(text)
+            if (n := parse_number(m.group("n"))) and 10 <= n <= 110
+        ]
+    conditions = [e for e in parse.entities if e.entity == "condition"]
     if not members and (ages or conditions):
-        members.append({"relation": "self", "age": None, "conditions": []})
-    _assign_ages(members, ages, text)
-    _assign_conditions(members, conditions, entities)
+        members.append(_member("self"))
+        mentions.append((0, 0))
+    _assign_ages(members, mentions, ages, text)
+    _assign_conditions(members, mentions, conditions)
     size_value = parse.first("household_size")
     size = int(size_value) if isinstance(size_value, int) else None
     if size is None and len(members) >= 2:
@@ -142,6 +147,59 @@ def _household(
     return result
 
 
+def _member(relation: str) -> dict[str, Any]:
+    return {"relation": relation, "age": None, "conditions": []}
+
+
+def _members(
+    parse: ParseResult, text: str, asked: bool
+) -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
+    """Household members named in the message, and where each is mentioned.
+
+    A relation named twice ("我和我爸,我爸八十二岁") is one person; "两个孙子" is two;
+    someone who has died ("老伴前年走了") is not in the household.
+    Returns the members and (position, member index) for every mention.
+    """
+    members: list[dict[str, Any]] = []
+    mentions: list[tuple[int, int]] = []
+    relations = [e for e in parse.entities if e.entity == "relation"]
+    taken = [(e.start, e.end) for e in relations]
+    for entity in relations:
+        if _DECEASED.match(text, entity.end):
+            continue
+        relation = str(entity.value)
+        count = 1
+        counted = _COUNTED.search(text[max(0, entity.start - 3) : entity.start])
+        if counted and relation != "self":
+            count = min(parse_number(counted.group("n")) or 1, 6)
+        existing = [i for i, m in enumerate(members) if m["relation"] == relation]
+        if existing and count <= len(existing):
+            mentions.append((entity.start, existing[0]))
+            continue
+        for _ in range(count - len(existing)):
+            members.append(_member(relation))
+            mentions.append((entity.start, len(members) - 1))
+    speaks_of_self = any(
+        not any(start <= m.start() < end for start, end in taken) for m in _I.finditer(text)
+    )
+    # Answering "who lives with you?", a resident who says 我 is one of them.
+    if (
+        (asked and speaks_of_self)
+        or _SELF.search(text)
+        or any(e.value == "self" for e in relations)
+    ):
+        self_index = next((i for i, m in enumerate(members) if m["relation"] == "self"), None)
+        if self_index is None:
+            members.insert(0, _member("self"))
+            mentions = [(pos, index + 1) for pos, index in mentions]
+            self_index = 0
+        for match in _I.finditer(text):
+            if not any(start <= match.start() < end for start, end in taken):
+                mentions.append((match.start(), self_index))
+    mentions.sort()
+    return members, mentions
+
+
 def _merge_members(
     known: list[dict[str, Any]] | None, new: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -158,27 +216,36 @@ def _merge_members(
     return merged
 
 
-def _assign_ages(members: list[dict[str, Any]], ages: list[int], text: str) -> None:
+def _assign_ages(
+    members: list[dict[str, Any]],
+    mentions: list[tuple[int, int]],
+    ages: list[tuple[int, int]],
+    text: str,
+) -> None:
+    """Each age goes to the person mentioned just before it; "都七十多了" to everyone."""
     if not members or not ages:
         return
     if len(ages) == 1 and len(members) > 1 and _ALL.search(text):
         for member in members:
-            member["age"] = ages[0]
+            member["age"] = ages[0][1]
         return
-    for member, age in zip(members, ages, strict=False):
-        member["age"] = age
+    for position, age in ages:
+        before = [index for pos, index in mentions if pos <= position]
+        target = before[-1] if before else 0
+        relation = members[target]["relation"]
+        # "孙子一个十岁一个七岁": later ages go to the next person of the same relation.
+        same = [i for i, m in enumerate(members) if m["relation"] == relation and m["age"] is None]
+        if members[target]["age"] is not None and same:
+            target = same[0]
+        members[target]["age"] = age
 
 
 def _assign_conditions(
-    members: list[dict[str, Any]], conditions: list[Entity], entities: list[Entity]
+    members: list[dict[str, Any]], mentions: list[tuple[int, int]], conditions: list[Entity]
 ) -> None:
-    relations = [e for e in entities if e.entity == "relation" and e.value != "self"]
     for condition in conditions:
-        before = [r for r in relations if r.start < condition.start]
-        target = members[0]
-        if before:
-            nearest = before[-1]
-            target = next((m for m in members if m["relation"] == nearest.value), members[0])
+        before = [index for pos, index in mentions if pos <= condition.start]
+        target = members[before[-1] if before else 0]
         if condition.value not in target["conditions"]:
             target["conditions"].append(str(condition.value))
 

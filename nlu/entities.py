@@ -22,7 +22,7 @@ NUMERIC_ENTITIES = frozenset({"money", "age", "household_size", "phone", "id_num
 
 # Atomic: a number is read whole or not at all ("十几个" must not back off to "十").
 _N = f"(?>{NUMBER_PATTERN})"
-_MOBILE = re.compile(r"(?<![\d])(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?![\d])")
+_MOBILE = re.compile(r"(?<![\d])(1[3-9]\d)[ .-]?(\d{4})[ .-]?(\d{4})(?![\d])")
 _LANDLINE = re.compile(r"(?<![\d])(0\d{2,3})[ -]?([2-9]\d{6,7})(?![\d])")
 _ID_NUMBER = re.compile(r"(?<![\dx])(\d{17}[\dx])(?![\dx])")
 _MONEY_UNIT = re.compile(rf"(?<![这那哪])(?P<n>{_N})\s*(?:元|块钱|块|圆|rmb)")

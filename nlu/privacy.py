@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import re
 
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)[ -]?\d{4}[ -]?(\d{4})(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[ -]?\d{3,4}(\d{4})(?!\d)")
+# Any run of 11 or more digits, even written with spaces, dashes or dots between groups
+# (phones, 15- and 18-character ID numbers, bank cards): keep the first 3 and last 4.
+_LONG_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d(?:[ .-]?\d){9,}[\dXx](?![0-9A-Za-z])")
+# Shorter numbers are masked where the text says they are a phone number.
+_CALLED_NUMBER = re.compile(r"(?<=电话|手机|座机|号码|联系)([^\d]{0,4})(\d[\d -]{5,9}\d)")
+
+
+def _mask(match: re.Match[str]) -> str:
+    digits = re.sub(r"[^\dXx]", "", match.group(0))
+    return f"{digits[:3]}****{digits[-4:]}"
 
 
 def redact(text: str) -> str:
-    """Mask ID numbers and phone numbers: 138****5678, 110105********002X."""
-    text = _ID_NUMBER.sub(r"\1********\2", text)
-    text = _MOBILE.sub(r"\1****\2", text)
-    return _LANDLINE.sub(r"\1-****\2", text)
+    """Mask ID, phone and card numbers: 138****5678, 310****4321."""
+    text = _LONG_NUMBER.sub(_mask, text)
+    return _CALLED_NUMBER.sub(lambda m: m.group(1) + "****" + m.group(2)[-4:], text)

@@ -191,8 +191,13 @@ def _merge(session: AsyncSession, lead: Lead, draft: LeadDraft, now: datetime) -
     """Add a later report to an open lead: never lose what either one said."""
     data = dict(lead.data)
     fresh = _draft_data(draft)
-    for key in ("household", "income_monthly", "region"):
-        if not data.get(key) or (key == "household" and not data[key].get("size")):
+    if data.get("income_monthly") is None:
+        data["income_monthly"] = fresh["income_monthly"]  # 0 is an answer, not a gap
+    for key in ("household", "region"):
+        known = data.get(key) or {}
+        if not any(v for v in known.values()) or (
+            key == "household" and not known.get("size") and fresh[key].get("size")
+        ):
             data[key] = fresh[key]
     data["contact_name"] = data.get("contact_name") or fresh["contact_name"]
     known = {(n["category"], n["detail"]) for n in data.get("needs", [])}
