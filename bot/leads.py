@@ -12,7 +12,8 @@ from bot.storage.models import Lead, LeadNote, User, lead_seq
 
 STATUSES = ("new", "claimed", "contacted", "referred", "closed", "rejected")
 TRANSITIONS: dict[str, set[str]] = {
-    "new": {"claimed", "rejected"},
+    # Only claim() takes a lead to "claimed": it sets the assignee in the same statement.
+    "new": {"rejected"},
     "claimed": {"contacted", "referred", "closed", "rejected", "new"},
     "contacted": {"referred", "closed", "rejected"},
     "referred": {"contacted", "closed"},
@@ -111,13 +112,24 @@ async def change_status(
         raise QueueError(409, f"cannot go from {lead.status} to {status}")
     if lead.assignee not in (None, user.name) and user.role not in ALL_DISTRICTS_ROLES:
         raise QueueError(403, f"lead {lead_id} is assigned to someone else")
-    lead.status = status
+    now = datetime.now(UTC)
+    values: dict[str, object] = {"status": status, "updated_at": now}
     if status == "new":
-        lead.assignee = None
-    lead.updated_at = datetime.now(UTC)
+        values["assignee"] = None
+    # Conditional on the status just read: of two concurrent changes only one applies.
+    result = await session.execute(
+        update(Lead)
+        .where(Lead.seq == lead.seq, Lead.status == lead.status)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        raise QueueError(409, f"lead {lead_id} was changed by someone else; reload it")
     text = f"状态改为 {status}" + (f":{note}" if note else "")
     session.add(LeadNote(lead_seq=lead.seq, author=user.name, text=text))
     await session.commit()
+    await session.refresh(lead)
     return lead
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 import yaml
@@ -69,6 +70,21 @@ def fill(template: str, values: dict[str, Any]) -> str:
     return template.format_map(_SafeVars(values))
 
 
+def _check_templates(path: Path, where: str, value: object) -> None:
+    """Every text with {placeholders} must be a valid template: a stray brace is an error."""
+    if isinstance(value, str):
+        try:
+            list(Formatter().parse(value))
+        except ValueError as exc:
+            raise FlowError(f"{path}: {where}: {exc}") from exc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_templates(path, f"{where}.{key}", item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_templates(path, f"{where}[{index}]", item)
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -76,6 +92,9 @@ def _read(path: Path) -> dict[str, Any]:
         raise FlowError(f"{path}: cannot read: {exc}") from exc
     if not isinstance(document, dict):
         raise FlowError(f"{path}: the top level must be a mapping")
+    for key, value in document.items():
+        if key not in {"no_words", "yes_words", "kinds"}:  # regular expressions, not templates
+            _check_templates(path, str(key), value)
     return document
 
 

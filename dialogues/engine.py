@@ -13,9 +13,10 @@ import logging
 import re
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from dialogues.content import Content, fill
@@ -27,13 +28,14 @@ from knowledge.rules import LeadRules
 from knowledge.schema import ASPECTS, Region
 from nlu.normalize import normalize
 from nlu.pipeline import NluPipeline
+from nlu.privacy import CHINA
 from nlu.schema import Entity, IntentScore, ParseResult
 
 logger = logging.getLogger(__name__)
 
-CHINA = timezone(timedelta(hours=8))
 MAX_MESSAGE_CHARS = 2000
 STATE_CACHE_SIZE = 10_000
+MESSAGE_IDS_KEPT = 10
 INTAKE_EXPIRY_SECONDS = 7 * 24 * 3600
 # The classifier alone (no lexicon match) must be this sure to post a crisis lead; between
 # the two thresholds the resident gets the safety advice and is asked whether they are in
@@ -69,7 +71,8 @@ class Engine:
         self.leads = leads
         self.clock = clock
         self.intake = IntakeRunner(self)
-        self._locks: dict[str, asyncio.Lock] = {}
+        # Weak: a lock lives exactly as long as a message holds or awaits it.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._states: OrderedDict[str, ConversationState] = OrderedDict()
 
     # -- entry point -------------------------------------------------------------------
@@ -79,13 +82,17 @@ class Engine:
     ) -> list[Reply]:
         """Answer one message. Messages of one conversation are handled one at a time."""
         key = f"{channel}:{sender}"
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
         async with lock:
             # State is loaded only after the lock is held, so two messages of the same
             # conversation can never both start from the same old state.
             state = await self._load(key, channel, sender)
-            if message_id is not None and message_id in state.recent_message_ids:
-                return [_reply_from_dict(r) for r in state.last_replies]
+            message_id = message_id[:100] if message_id else None
+            if message_id is not None and message_id in state.replies_by_message:
+                return [_reply_from_dict(r) for r in state.replies_by_message[message_id]]
             try:
                 replies = await self._respond(state, text)
             except BaseException:
@@ -93,15 +100,15 @@ class Engine:
                 self._states.pop(key, None)
                 raise
             if message_id is not None:
-                state.recent_message_ids = [*state.recent_message_ids[-19:], message_id]
-                state.last_replies = [_reply_to_dict(r) for r in replies]
+                # A redelivered message gets the replies it got the first time.
+                kept = list(state.replies_by_message.items())[-(MESSAGE_IDS_KEPT - 1) :]
+                state.replies_by_message = dict(kept)
+                state.replies_by_message[message_id] = [_reply_to_dict(r) for r in replies]
             try:
                 await self.store.save(key, state.to_dict())
             except BaseException:
                 self._states.pop(key, None)
                 raise
-        if not lock.locked() and len(self._locks) > STATE_CACHE_SIZE:
-            self._locks.pop(key, None)
         return replies
 
     async def _load(self, key: str, channel: str, sender: str) -> ConversationState:
@@ -137,10 +144,24 @@ class Engine:
                 except json.JSONDecodeError:
                     values = {}
                 if isinstance(values, dict):
-                    entities = [Entity(str(k), str(v), 0, 0, "payload") for k, v in values.items()]
+                    entities = [
+                        Entity(k, str(v), 0, 0, "payload")
+                        for k, v in values.items()
+                        if self._valid_payload_entity(k, v)
+                    ]
             score = IntentScore(match.group("intent"), 1.0)
             return ParseResult(text, score, tuple(entities), (score,))
         return self.nlu.parse(text)
+
+    def _valid_payload_entity(self, name: object, value: object) -> bool:
+        """Buttons may only carry what the assistant itself puts on buttons."""
+        if name == "policy":
+            return isinstance(value, str) and value in self.kb.policies
+        if name == "aspect":
+            return value in ASPECTS
+        if name == "step":
+            return value in {"confirm", "consent_caseworker", "consent_charity"}
+        return False
 
     async def _respond(self, state: ConversationState, text: str) -> list[Reply]:
         replies: list[Reply] = []
@@ -388,6 +409,8 @@ class Engine:
         street = parse.first("street")
         place = self.kb.place(str(district) if district else None, str(street) if street else None)
         if place is not None:
+            if place.district != state.district:
+                state.street = None  # a street of the old district is not in the new one
             state.region_id = place.region.id
             state.district = place.district
             state.street = place.street or state.street

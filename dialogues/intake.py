@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dialogues.content import CrisisKind, Slot, fill
@@ -11,7 +11,7 @@ from dialogues.reading import read_message
 from dialogues.schema import ConversationState, IntakeState, LeadDraft, PostedLead, Reply
 from knowledge.rules import Facts
 from nlu.normalize import normalize
-from nlu.privacy import redact
+from nlu.privacy import CHINA, mask_phone, redact
 from nlu.schema import ParseResult
 
 if TYPE_CHECKING:
@@ -134,8 +134,6 @@ class IntakeRunner:
             if name in intake.unknown:
                 intake.unknown.remove(name)
             intake.failures.pop(name, None)
-        if "phone" in reading.values:
-            state.phone = reading.values["phone"]
         if reading.name:
             intake.slots["name"] = reading.name
         place = reading.values.get("place")
@@ -156,6 +154,9 @@ class IntakeRunner:
         if slot is None:
             return self._next(state)
         intake.failures[slot.name] = intake.failures.get(slot.name, 0) + 1
+        if not slot.required:
+            intake.unknown.append(slot.name)
+            return [Reply(self.flow.texts["unknown_recorded"]), *self._next(state)]
         if intake.failures[slot.name] >= MAX_FAILURES:
             values = self.engine.vars(state)
             text = fill(slot.example, values) + "\n" + self.flow.texts["skip_offer"]
@@ -374,7 +375,12 @@ class IntakeRunner:
                 "district": place.get("district") or state.district,
                 "street": place.get("street") or state.street,
             },
-            contact={"name": slots.get("name"), "phone": slots.get("phone") or state.phone},
+            # A report's phone is the one the resident left in it (and did not take back);
+            # a crisis lead also uses any number given since the crisis.
+            contact={
+                "name": slots.get("name"),
+                "phone": slots.get("phone") or (state.phone if crisis else None),
+            },
             household={"size": household.get("size"), "members": members},
             income_monthly=slots.get("income"),
             current_assistance=[a for a in slots.get("assistance") or [] if a != "other"],
@@ -501,15 +507,4 @@ def describe_household(labels: dict[str, Any], household: dict[str, Any], label:
 
 
 def _now_iso(timestamp: float) -> str:
-    china = timezone(timedelta(hours=8))
-    return datetime.fromtimestamp(timestamp, china).isoformat(timespec="seconds")
-
-
-def mask_phone(phone: str) -> str:
-    """138****5678; landlines keep the area code and the last four digits."""
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) == 11 and digits.startswith("1"):
-        return f"{digits[:3]}****{digits[-4:]}"
-    if len(digits) >= 7:
-        return f"{digits[:3]}****{digits[-4:]}"
-    return "****"
+    return datetime.fromtimestamp(timestamp, CHINA).isoformat(timespec="seconds")

@@ -81,8 +81,7 @@ class ConversationState:
     last_posted_at: float | None = None
     crisis_lead_id: str | None = None
     pending: str | None = None
-    recent_message_ids: list[str] = field(default_factory=list)
-    last_replies: list[dict[str, Any]] = field(default_factory=list)
+    replies_by_message: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the store.

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from nlu.privacy import CHINA
+
 _now = partial(datetime.now, UTC)
-# China has one time zone and no daylight saving: a fixed offset is exact.
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 _LEAD_ID = re.compile(r"L-(\d{8})-(\d+)")
 
 
 def lead_seq(lead_id: str) -> tuple[str, int] | None:
     """(date, sequence) of a lead reference, or ``None`` if it is not one."""
     match = _LEAD_ID.fullmatch(lead_id.strip())
-    if match is None or len(match.group(2)) > 12:
+    if match is None or len(match.group(2)) > 9:  # seq is a 32-bit integer
         return None
     return match.group(1), int(match.group(2))
 

@@ -15,8 +15,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.storage.models import CHINA, Conversation, Lead, LeadNote, User, lead_seq
+from bot.storage.models import Conversation, Lead, LeadNote, User, lead_seq
 from dialogues.schema import LeadDraft, LeadStatus, PostedLead
+from nlu.privacy import CHINA, mask_phone, redact
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,10 @@ class SqlLeadSink:
         # One query finds, in order of preference: this very report posted before (a
         # retry), this conversation's open lead (e.g. its crisis lead), or an open lead
         # with the same phone number.
+        # Only open leads: a closed crisis lead is not reopened by a new crisis; a new one
+        # is posted so that someone is alerted.
         matches = [
-            Lead.idempotency_key == draft.idempotency_key,
+            Lead.status.in_(OPEN_STATUSES) & (Lead.idempotency_key == draft.idempotency_key),
             open_recent & (Lead.conversation_id == draft.conversation_id),
         ]
         phone = draft.contact.get("phone")
@@ -132,8 +135,12 @@ class SqlLeadSink:
                 if existing.idempotency_key != draft.idempotency_key or draft.life_protection:
                     _merge(session, existing, draft, now)
                 return PostedLead(existing.id, False, _utc(existing.due_at).timestamp())
+            key = draft.idempotency_key
+            finished = await session.scalar(select(Lead.seq).where(Lead.idempotency_key == key))
+            if finished is not None:
+                key = f"{key}#{finished}"  # the earlier lead with this key is closed
             lead = Lead(
-                idempotency_key=draft.idempotency_key,
+                idempotency_key=key,
                 conversation_id=draft.conversation_id,
                 channel=draft.channel,
                 status="new",
@@ -220,16 +227,6 @@ def _merge(session: AsyncSession, lead: Lead, draft: LeadDraft, now: datetime) -
     session.add(LeadNote(lead_seq=lead.seq, author="system", text="补充登记:" + draft.summary))
 
 
-def mask_phone(phone: str | None) -> str | None:
-    """138****5678: phone numbers never appear whole in lists or logs."""
-    if not phone:
-        return phone
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    if len(digits) < 7:
-        return "****"
-    return f"{digits[:3]}****{digits[-4:]}"
-
-
 def lead_json(
     lead: Lead, notes: list[LeadNote] | None = None, unmask: bool = False
 ) -> dict[str, Any]:
@@ -247,7 +244,7 @@ def lead_json(
         "region": data.get("region", {}),
         "contact": {
             "name": data.get("contact_name"),
-            "phone": lead.phone if unmask else mask_phone(lead.phone),
+            "phone": lead.phone if unmask or not lead.phone else mask_phone(lead.phone),
         },
         "household": data.get("household", {}),
         "income_monthly": data.get("income_monthly"),
@@ -265,7 +262,7 @@ def lead_json(
         result["notes"] = [
             {
                 "author": n.author,
-                "text": n.text,
+                "text": n.text if unmask else redact(n.text),
                 "created_at": _utc(n.created_at).astimezone(CHINA).isoformat(timespec="seconds"),
             }
             for n in notes

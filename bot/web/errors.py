@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.leads import QueueError
+
 logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -33,7 +35,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Map exceptions to JSON errors in one place."""
     try:
         return await handler(request)
-    except ApiError as exc:
+    except (ApiError, QueueError) as exc:
         return json_error(exc.status, exc.message)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type != "text/plain":

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from bot import leads
 from bot.storage.models import User
 from bot.storage.repo import lead_json, user_by_token
-from bot.web.errors import ApiError, json_object, text_field
+from bot.web.errors import ApiError, clean_text, json_object, text_field
 from bot.web.keys import assistant_key
 
 MAX_PAGE = 200
@@ -22,6 +21,8 @@ async def _user(request: web.Request) -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "missing bearer token")
+    if not token.isascii():
+        raise ApiError(401, "invalid token")
     user = await user_by_token(request.app[assistant_key].sessions, token.strip())
     if user is None:
         raise ApiError(401, "invalid token")
@@ -44,9 +45,6 @@ def _json(value: Any, status: int = 200) -> web.Response:
     )
 
 
-T = TypeVar("T")
-
-
 async def list_leads(request: web.Request) -> web.Response:
     """``GET /api/v1/leads``."""
     user = await _user(request)
@@ -60,7 +58,7 @@ async def list_leads(request: web.Request) -> web.Response:
         filters["priority"] = _int(query["priority"], "priority", 1, 4)
     for key in ("district", "assignee"):
         if key in query:
-            filters[key] = query[key]
+            filters[key] = clean_text(query[key])[:100]
     limit = _int(query.get("limit", "50"), "limit", 1, MAX_PAGE)
     offset = _int(query.get("offset", "0"), "offset", 0, 10**9)
     async with request.app[assistant_key].sessions() as session:
@@ -72,7 +70,7 @@ async def get_lead(request: web.Request) -> web.Response:
     """``GET /api/v1/leads/{id}``: the assignee alone sees the whole phone number."""
     user = await _user(request)
     async with request.app[assistant_key].sessions() as session:
-        lead = await _queue(leads.get_lead(session, user, request.match_info["id"]))
+        lead = await leads.get_lead(session, user, request.match_info["id"])
         notes = await leads.notes_of(session, lead)
         return _json(lead_json(lead, notes, unmask=lead.assignee == user.name))
 
@@ -81,7 +79,7 @@ async def claim(request: web.Request) -> web.Response:
     """``POST /api/v1/leads/{id}/claim``: one of two concurrent claims gets 409."""
     user = await _user(request)
     async with request.app[assistant_key].sessions() as session:
-        lead = await _queue(leads.claim(session, user, request.match_info["id"]))
+        lead = await leads.claim(session, user, request.match_info["id"])
         return _json(lead_json(lead, unmask=True))
 
 
@@ -92,9 +90,7 @@ async def set_status(request: web.Request) -> web.Response:
     status = text_field(body, "status")
     note = text_field(body, "note", required=False) or None
     async with request.app[assistant_key].sessions() as session:
-        lead = await _queue(
-            leads.change_status(session, user, request.match_info["id"], status, note)
-        )
+        lead = await leads.change_status(session, user, request.match_info["id"], status, note)
         return _json(lead_json(lead, unmask=lead.assignee == user.name))
 
 
@@ -106,12 +102,5 @@ async def add_note(request: web.Request) -> web.Response:
     if not text:
         raise ApiError(400, "field 'text' must not be empty")
     async with request.app[assistant_key].sessions() as session:
-        note = await _queue(leads.add_note(session, user, request.match_info["id"], text[:4000]))
+        note = await leads.add_note(session, user, request.match_info["id"], text[:4000])
         return _json({"author": note.author, "text": note.text}, status=201)
-
-
-async def _queue(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except leads.QueueError as exc:
-        raise ApiError(exc.status, exc.message) from None
