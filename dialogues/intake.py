@@ -24,6 +24,17 @@ _UNKNOWN = re.compile(r"^(?:不知道|不清楚|不方便说|不想说|跳过|�
 _CORRECTION = re.compile(r"^(?:不对|不是|错了|说错了|改一下|更正)")
 _PUNCT = re.compile(r"[\s,。.!!??~、;;::\"'“”]+")
 MAX_FAILURES = 2
+SEEN_NEEDS = "seen_needs"  # needs mentioned before the needs question; not a flow slot
+
+
+def _merge_needs(
+    first: list[dict[str, str]] | None, second: list[dict[str, str]] | None
+) -> list[dict[str, str]]:
+    """Needs of both lists, one per category, the first list's wording winning."""
+    merged = list(first or [])
+    known = {n["category"] for n in merged}
+    merged += [n for n in second or [] if n["category"] not in known]
+    return merged
 
 
 def _command(text: str) -> str:
@@ -53,7 +64,7 @@ class IntakeRunner:
             }
         replies = [Reply(fill(self.flow.texts["intro"], self.engine.vars(state)))]
         if prefill:
-            self._apply(state, parse)
+            self._apply(state, parse, starting=True)
         return [*replies, *self._next(state)]
 
     def describes_household(self, parse: ParseResult) -> bool:
@@ -119,7 +130,7 @@ class IntakeRunner:
 
     # -- filling slots ---------------------------------------------------------------------
 
-    def _apply(self, state: ConversationState, parse: ParseResult) -> bool:
+    def _apply(self, state: ConversationState, parse: ParseResult, starting: bool = False) -> bool:
         intake = state.intake
         assert intake is not None
         reading = read_message(parse, self.engine.rules, intake.asked, intake.slots)
@@ -127,9 +138,15 @@ class IntakeRunner:
             return False
         self._checkpoint(intake)
         for name, value in reading.values.items():
-            if name == "needs" and intake.slots.get("needs") and intake.asked != "needs":
-                known = {n["category"] for n in intake.slots["needs"]}
-                value = intake.slots["needs"] + [n for n in value if n["category"] not in known]
+            if name == "needs":
+                if not (starting or intake.asked == "needs" or "needs" in intake.slots):
+                    # A need mentioned in passing ("我失业了" while describing the household)
+                    # is kept, but the needs question is still asked.
+                    intake.slots[SEEN_NEEDS] = _merge_needs(intake.slots.get(SEEN_NEEDS), value)
+                    continue
+                value = _merge_needs(
+                    value, intake.slots.get("needs") or intake.slots.get(SEEN_NEEDS)
+                )
             intake.slots[name] = value
             if name in intake.unknown:
                 intake.unknown.remove(name)
@@ -347,7 +364,7 @@ class IntakeRunner:
         slots = intake.slots
         household = slots.get("household") or {}
         members = household.get("members") or []
-        needs = list(slots.get("needs") or [])
+        needs = list(slots.get("needs") or slots.get(SEEN_NEEDS) or [])
         if not needs and intake.texts:
             text = normalize(" ".join(intake.texts))
             detail = intake.texts[-1][:80]

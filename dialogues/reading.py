@@ -23,6 +23,7 @@ _INCOME_CUES = re.compile(
 )
 # Money spent, owed or needed is not income, even in a sentence about a month.
 _EXPENSE_CUES = re.compile(r"药费|医药费|住院|手术|房租|租金|学费|欠|花了?|要|差|交|付|债")
+_CORRECTION_WORDS = re.compile(r"不对|不是|说错|改成|更正")
 _NO_INCOME_ANYWHERE = re.compile(r"没有?(?:任何)?收入|没收入|零收入|没有进账")
 _NO_INCOME = re.compile(r"一分(?:钱)?都没有|^没有$|^没$|^无$|^零$|^0$")
 _RECEIVING_CUE = re.compile(r"(?:在|已经|正在|领|拿|吃|享受|有|办了|批了)[^,。,.!?]{0,4}$")
@@ -254,14 +255,20 @@ def _income(parse: ParseResult, text: str, asked: bool) -> int | None:
     if _NO_INCOME_ANYWHERE.search(text) or (asked and _NO_INCOME.search(text.strip(" ,。."))):
         return 0
     year = "year" in parse.values("period")
+    amounts: list[int] = []
     for entity in parse.entities:
         if entity.entity != "money" or not isinstance(entity.value, int):
             continue
         window = text[max(0, entity.start - 8) : entity.start]
         if _EXPENSE_CUES.search(window[-4:]):
             continue
-        if asked or _INCOME_CUES.search(window):
-            return round(entity.value / 12) if year else entity.value
+        if asked or _INCOME_CUES.search(window) or amounts:
+            amounts.append(entity.value)
+    if amounts:
+        # "我退休金两千八,老伴一千五": each person's income counts, unless it is a
+        # correction of the same amount ("两千,不对,三千").
+        total = amounts[-1] if _CORRECTION_WORDS.search(text) else sum(amounts)
+        return round(total / 12) if year else total
     if asked:
         number = re.search(rf"(?P<n>{NUMBER_PATTERN})", text)
         if number and (value := parse_number(number.group("n"))) is not None:
@@ -292,12 +299,21 @@ def _needs(
     parse: ParseResult, text: str, rules: LeadRules, asked: bool
 ) -> list[dict[str, str]] | None:
     categories = rules.needs_in(text)
-    detail = redact(parse.text.strip())[:80]
     if categories:
-        return [{"category": c, "detail": detail} for c in categories]
-    if asked and detail:
-        return [{"category": "other", "detail": detail}]
+        return [{"category": c, "detail": _clause(parse.text, rules, c)} for c in categories]
+    stripped = re.sub(r"[\s,。.!!?]+", "", text)
+    if asked and stripped and not _NONE.match(stripped):
+        return [{"category": "other", "detail": redact(parse.text.strip())[:80]}]
     return None
+
+
+def _clause(raw: str, rules: LeadRules, category: str) -> str:
+    """The part of the message that speaks of this need, in the resident's own words."""
+    clauses = [c for c in re.split(r"[,。;!?\n，；！？]", raw) if c.strip()]
+    for clause in clauses:
+        if rules.needs_in(normalize(clause)) and category in rules.needs_in(normalize(clause)):
+            return redact(clause.strip())[:80]
+    return redact(raw.strip())[:80]
 
 
 def _urgency(text: str, rules: LeadRules, asked: bool) -> str | None:

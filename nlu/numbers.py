@@ -38,6 +38,10 @@ def parse_number(expression: str) -> int | None:
     if text == "两":
         return 2
     text = _RANGE.sub(r"\1", text)
+    # 一千二三 → 一千二: the trailing digit of a range after the unit is dropped.
+    text = re.sub(r"(?<=[十百千万][一二三四五六七八九])[一二三四五六七八九]$", "", text)
+    # 几百, 几千: "a few hundred" is read as its lower bound, one hundred.
+    text = re.sub(r"^几(?=[十百千万])", "一", text)
     # 十几万 → 十万, 二十多万 → 二十万: the approximate part is dropped, the unit kept.
     text = re.sub(r"(?<=[十百千万])[几多](?=[十百千万])", "", text)
     text = text.replace("几", "").replace("多", "")
