@@ -16,6 +16,7 @@ import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from dialogues.intake import IntakeRunner
 from dialogues.ports import LeadSink, StateStore
 from dialogues.schema import Button, ConversationState, Reply
 from knowledge.base import KnowledgeBase
-from knowledge.rules import LeadRules
+from knowledge.rules import Facts, LeadRules
 from knowledge.schema import ASPECTS, Region
 from nlu.normalize import normalize
 from nlu.pipeline import NluPipeline
@@ -208,7 +209,8 @@ class Engine:
 
     async def _route(self, state: ConversationState, parse: ParseResult) -> list[Reply]:
         intent = parse.intent.name
-        wants_report = bool(_START_WORDS.match(re.sub(r"[\s,。.!!?？]+", "", parse.text)))
+        plain = re.sub(r"[\s,。.!!??]+", "", normalize(parse.text))
+        wants_report = bool(_START_WORDS.match(plain))
         if (
             intent == "start_intake"
             or wants_report
@@ -235,6 +237,19 @@ class Engine:
             waiting_for_policy and parse.first("policy") is not None
         ):
             return self.answer_policy(state, parse, remembered_aspect=waiting_for_policy)
+        follow_up = self._follow_up_aspect(state, parse, plain)
+        if follow_up is not None:
+            aspect = Entity("aspect", follow_up, 0, 0, "context")
+            return self.answer_policy(state, replace(parse, entities=(*parse.entities, aspect)))
+        needs = self.rules.needs_in(normalize(parse.text))
+        if (
+            needs
+            and _is_question(parse.text)
+            and intent in {"report_need", "ask_policy", "out_of_scope"}
+        ):
+            # "孩子上大学学费交不起有什么救助?" is a question: answer it with the policies
+            # that may fit, and offer the report instead of starting it unasked.
+            return [self._suggest_policies(state, needs)]
         if intent == "report_need" or self.intake.describes_household(parse):
             return await self.intake.start(state, parse, prefill=True)
         if intent == "check_status":
@@ -257,11 +272,46 @@ class Engine:
         if self.rules.needs_in(normalize(parse.text)) and intent not in {"affirm", "deny"}:
             state.pending = "offer_intake"
             return [self.say("utter_fallback_report", state)]
+        if state.district and (parse.first("district") or parse.first("street")):
+            return [
+                self.say("utter_place_noted", state, {**self.vars(state), "place": _place(state)})
+            ]
         if parse.fallback:
             return [self.say("utter_dont_know", state)]
         if intent in {"affirm", "deny", "inform"}:
             return [self.say("utter_greet", state)]
         return [self.say("utter_out_of_scope", state)]
+
+    def _follow_up_aspect(
+        self, state: ConversationState, parse: ParseResult, plain: str
+    ) -> str | None:
+        """The aspect of a short follow-up ("申请条件呢", "那能得到什么帮助?") in context."""
+        if state.policy is None or parse.first("policy") is not None or len(plain) > 12:
+            return None
+        if parse.intent.name in {"report_need", "crisis", "greet", "goodbye", "thanks"}:
+            return None
+        aspect = parse.first("aspect")
+        if aspect is not None:
+            return str(aspect)
+        return self.nlu.guess("aspect", parse.text)
+
+    def _suggest_policies(self, state: ConversationState, needs: list[str]) -> Reply:
+        assessment = self.rules.assess(Facts(needs=frozenset(needs)))
+        line = self.content.labels["candidate_line"]
+        candidates = [c for c in assessment.candidates if c.policy in self.kb.policies]
+        lines = [
+            fill(line, {"name": self.kb.policies[c.policy].name, "reason": c.reason})
+            for c in candidates
+        ]
+        buttons = tuple(
+            Button(self.kb.policies[c.policy].name, _policy_payload(c.policy))
+            for c in candidates[:4]
+        )
+        reply = self.say(
+            "utter_suggest_policies", state, {**self.vars(state), "lines": "\n".join(lines)}
+        )
+        state.pending = "offer_intake"
+        return Reply(reply.text, buttons + reply.buttons)
 
     def _is_policy_question(self, state: ConversationState, parse: ParseResult) -> bool:
         has_policy = parse.first("policy") is not None
@@ -312,10 +362,7 @@ class Engine:
             values.update(answer=fill(answer.text, values), source=answer.source_line())
             reply = self.content.reply("utter_answer", values)
         more = [
-            Button(
-                self.content.label("aspect", a),
-                "/ask_policy" + json.dumps({"policy": policy.id, "aspect": a}, ensure_ascii=False),
-            )
+            Button(self.content.label("aspect", a), _policy_payload(policy.id, a))
             for a in ASPECTS
             if a != aspect_name and self.kb.answer(policy.id, a, self.region(state))
         ][:4]
@@ -443,6 +490,15 @@ class Engine:
     def new_id() -> str:
         """A fresh random identifier."""
         return uuid.uuid4().hex
+
+
+def _policy_payload(policy_id: str, aspect: str | None = None) -> str:
+    entities = {"policy": policy_id} if aspect is None else {"policy": policy_id, "aspect": aspect}
+    return "/ask_policy" + json.dumps(entities, ensure_ascii=False)
+
+
+def _place(state: ConversationState) -> str:
+    return f"{state.district or ''}{state.street or ''}"
 
 
 def _is_question(text: str) -> bool:

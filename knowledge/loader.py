@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 from knowledge.base import KnowledgeBase
@@ -37,7 +37,6 @@ _REGION_KEYS = {
 _SOURCE_KEYS = {"title", "issuer", "date", "number", "seed"}
 # Placeholders an answer may use; the engine fills them with the resident's region.
 PLACEHOLDERS = {"office", "hotline", "helper_title"}
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 def _check_keys(path: Path, where: str, mapping: object, allowed: set[str]) -> dict[str, Any]:
@@ -97,7 +96,11 @@ def _answers(path: Path, where: str, raw: object, sources: dict[str, Source]) ->
     for aspect, entry in raw.items():
         entry = _check_keys(path, f"{where}.{aspect}", entry, {"text", "cite"})
         text = _text(path, f"{where}.{aspect}.text", entry.get("text"))
-        for name in _PLACEHOLDER.findall(text):
+        try:
+            names = [field for _, field, _, _ in Formatter().parse(text) if field is not None]
+        except ValueError as exc:
+            raise KnowledgeError(f"{path}: {where}.{aspect}.text: {exc}") from exc
+        for name in names:
             if name not in PLACEHOLDERS:
                 raise KnowledgeError(
                     f"{path}: {where}.{aspect}.text: unknown placeholder {{{name}}}"

@@ -18,6 +18,10 @@ from nlu.schema import Entity
 from nlu.training_data import TrainingData
 
 # Entities the rules below own; the gazetteer never learns them from examples.
+# Entities whose names are matched with one wrong character allowed, as residents misspell
+# them (特因供养, 低保边援), when nothing matched exactly; only in short messages.
+FUZZY_ENTITIES = frozenset({"policy"})
+FUZZY_MAX_CHARS = 80
 NUMERIC_ENTITIES = frozenset({"money", "age", "household_size", "phone", "id_number", "period"})
 
 # Atomic: a number is read whole or not at all ("十几个" must not back off to "十").
@@ -120,6 +124,11 @@ class EntityExtractor:
                 self._by_surface[surface] = Term(surface, term.entity, term.value)
         ordered = sorted(self._by_surface, key=len, reverse=True)
         self._gazetteer = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
+        self._fuzzy_terms = [
+            t
+            for t in self._by_surface.values()
+            if t.entity in FUZZY_ENTITIES and len(t.surface) >= 4
+        ]
         self._regexes = [
             (name, re.compile(pattern))
             for name, patterns in (regexes or {}).items()
@@ -140,12 +149,27 @@ class EntityExtractor:
             for match in self._gazetteer.finditer(norm):
                 term = self._by_surface[match.group(0)]
                 found.append(Entity(term.entity, term.value, match.start(), match.end(), "lookup"))
+        if not any(e.entity in FUZZY_ENTITIES for e in found) and len(norm) <= FUZZY_MAX_CHARS:
+            found.extend(self._fuzzy(norm, found))
         for name, pattern in self._regexes:
             found.extend(
                 Entity(name, m.group(0), m.start(), m.end(), "regex")
                 for m in pattern.finditer(norm)
             )
         return _without_overlaps(found)
+
+    def _fuzzy(self, norm: str, found: list[Entity]) -> list[Entity]:
+        """Names of 4+ characters written with one wrong character ("特因供养")."""
+        taken = [(e.start, e.end) for e in found]
+        for term in self._fuzzy_terms:
+            size = len(term.surface)
+            for start in range(len(norm) - size + 1):
+                window = norm[start : start + size]
+                wrong = sum(a != b for a, b in zip(window, term.surface, strict=True))
+                overlaps = any(s < start + size and start < e for s, e in taken)
+                if wrong == 1 and not overlaps and window[0] == term.surface[0]:
+                    return [Entity(term.entity, term.value, start, start + size, "fuzzy")]
+        return []
 
     def _numeric(self, norm: str) -> list[Entity]:
         found: list[Entity] = []

@@ -120,6 +120,23 @@ class NluPipeline:
             return entities
         return tuple(sorted((*entities, *added), key=lambda e: (e.start, e.end)))
 
+    def guess(self, name: str, text: str) -> str | None:
+        """A message-level entity (e.g. ``aspect``) for a short follow-up, if confident.
+
+        ``parse`` only looks for these in policy questions; the conversation engine knows
+        when a bare "申请条件" follows a policy answer and asks here.
+        """
+        classifier = self.message_entities.get(name)
+        if classifier is None:
+            return None
+        norm = normalize(text)
+        entities = self.extractor.extract(text, norm)
+        chars, words = _documents(self.tokenizer, norm, (e.entity for e in entities))
+        top = classifier.predict(chars, words)[0]
+        if top.name == NONE_LABEL or top.confidence < MESSAGE_ENTITY_THRESHOLD:
+            return None
+        return top.name
+
     @classmethod
     def build(
         cls,

@@ -15,6 +15,7 @@ async def test_answer_ends_with_its_source(assistant: Assistant) -> None:
 
 async def test_follow_up_keeps_the_policy_in_context(assistant: Assistant) -> None:
     resident = Resident(assistant, "q2")
+    await resident.say("我住长宁区")
     await resident.say("低保是什么")
     reply = await resident.say("那多久复核一次?")
     assert "最低生活保障" in reply and "复核" in reply

@@ -26,18 +26,23 @@ def test_every_contract_policy_loads_with_cited_answers() -> None:
             assert answer.source_line().startswith("来源:《")
 
 
-def test_seed_facts_are_in_the_knowledge_base() -> None:
+def test_seed_facts_are_in_the_changning_overlay_only() -> None:
     kb = load_knowledge()
-    dibao_recheck = kb.answer("dibao", "recheck")
-    assert (
-        dibao_recheck is not None
-        and "每半年" in dibao_recheck.text
-        and "每年" in dibao_recheck.text
-    )
-    linshi = " ".join(a.text for a in kb.policies["linshi"].answers.values())
-    assert "小金额先行救助" in linshi
-    tekun = " ".join(a.text for a in kb.policies["tekun"].answers.values())
-    assert "18" in tekun
+    changning = kb.region_by_id("changning")
+    suining = kb.region_by_id("suining")
+    assert changning is not None and suining is not None
+    recheck = kb.answer("dibao", "recheck", changning)
+    assert recheck is not None and "每半年" in recheck.text and "每年" in recheck.text
+    linshi = kb.answer("linshi", "process", changning)
+    assert linshi is not None and "小金额先行救助" in linshi.text
+    tekun = kb.answer("tekun", "eligibility", changning)
+    assert tekun is not None and "18" in tekun.text
+    # Elsewhere the 长宁 rules are not told as if they were local.
+    elsewhere = kb.answer("dibao", "recheck", suining)
+    assert elsewhere is not None and "每半年" not in elsewhere.text
+    for policy in kb.policies.values():
+        for aspect, answer in policy.answers.items():
+            assert "长宁" not in answer.text and "本区" not in answer.text, (policy.id, aspect)
 
 
 def test_answers_never_quote_an_amount_of_money() -> None:
