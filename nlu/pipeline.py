@@ -132,10 +132,14 @@ class NluPipeline:
         norm = normalize(text)
         entities = self.extractor.extract(text, norm)
         chars, words = _documents(self.tokenizer, norm, (e.entity for e in entities))
-        top = classifier.predict(chars, words)[0]
-        if top.name == NONE_LABEL or top.confidence < MESSAGE_ENTITY_THRESHOLD:
+        ranking = [s for s in classifier.predict(chars, words) if s.name != NONE_LABEL]
+        # In context the question is known to be about the policy: compare the aspects with
+        # each other, not with "no aspect at all".
+        total = sum(s.confidence for s in ranking) or 1.0
+        best = ranking[0] if ranking else None
+        if best is None or best.confidence < 0.05 or best.confidence / total < 0.6:
             return None
-        return top.name
+        return best.name
 
     @classmethod
     def build(
