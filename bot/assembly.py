@@ -9,8 +9,10 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
+from bot.storage.common import Sessions
 from bot.storage.db import create_engine, migrate, sessionmaker
-from bot.storage.repo import Sessions, SqlLeadSink, SqlStateStore
+from bot.storage.lead_sink import SqlLeadSink
+from bot.storage.state_store import SqlStateStore
 from dialogues.content import Content, load_content
 from dialogues.engine import Engine
 from knowledge.base import KnowledgeBase
@@ -23,6 +25,16 @@ from nlu.pipeline import NluPipeline, TrainReport
 logger = logging.getLogger(__name__)
 
 HELDOUT_DIR = Path(__file__).resolve().parent.parent / "nlu" / "heldout"
+
+
+def knowledge_terms(settings: Settings, kb: KnowledgeBase) -> list[Term]:
+    """Districts, streets and policy names of the knowledge base, for the gazetteer.
+
+    Only with the project's own data: another dataset has other entities.
+    """
+    if not settings.uses_project_data:
+        return []
+    return [Term(*t) for t in kb.district_terms() + kb.policy_terms()]
 
 
 @dataclass(slots=True)
@@ -41,11 +53,7 @@ def load_brain(settings: Settings) -> Brain:
     kb = load_knowledge()
     rules = load_rules()
     data = training_data.load(settings.nlu_data, exclude=[HELDOUT_DIR])
-    extra: list[Term] = []
-    if settings.uses_project_data:
-        # Districts, streets and policy names from the knowledge base join the gazetteer.
-        extra = [Term(*t) for t in kb.district_terms() + kb.policy_terms()]
-    nlu, report = NluPipeline.build(data, extra, settings.cache_dir)
+    nlu, report = NluPipeline.build(data, knowledge_terms(settings, kb), settings.cache_dir)
     content = load_content(nlu_intents=nlu.intents if settings.uses_project_data else None)
     return Brain(nlu, kb, rules, content, report)
 

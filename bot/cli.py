@@ -89,16 +89,13 @@ def _train(settings: Settings) -> int:
 def _nlu_test(settings: Settings, folds: int, heldout: Path | None, out: Path) -> int:
     from bot.assembly import HELDOUT_DIR
     from nlu import evaluate, training_data
-    from nlu.entities import Term
     from nlu.pipeline import NluPipeline
 
     data = training_data.load(settings.nlu_data, exclude=[HELDOUT_DIR])
-    extra: list[Term] = []
-    if settings.uses_project_data:
-        from knowledge.loader import load_knowledge
+    from bot.assembly import knowledge_terms
+    from knowledge.loader import load_knowledge
 
-        kb = load_knowledge()
-        extra = [Term(*t) for t in kb.district_terms() + kb.policy_terms()]
+    extra = knowledge_terms(settings, load_knowledge())
 
     def train(fold_data: training_data.TrainingData) -> evaluate.Parser:
         pipeline, _ = NluPipeline.build(fold_data, extra, cache_dir=None)
@@ -140,8 +137,8 @@ async def _migrate(settings: Settings) -> int:
 async def _user_add(settings: Settings, name: str, role: str, district: str | None) -> int:
     from sqlalchemy.exc import IntegrityError
 
+    from bot.storage.accounts import add_user
     from bot.storage.db import create_engine, migrate, sessionmaker
-    from bot.storage.repo import add_user
 
     engine = create_engine(settings.database_url)
     try:

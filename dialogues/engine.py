@@ -359,7 +359,8 @@ class Engine:
         if answer is None:
             reply = self.content.reply("utter_aspect_unknown", values)
         else:
-            values.update(answer=fill(answer.text, values), source=answer.source_line())
+            source = fill(self.content.labels["source"], {"references": answer.references()})
+            values.update(answer=fill(answer.text, values), source=source)
             reply = self.content.reply("utter_answer", values)
         more = [
             Button(self.content.label("aspect", a), _policy_payload(policy.id, a))

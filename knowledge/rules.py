@@ -103,6 +103,11 @@ class LeadRules:
         self.priority_hours: dict[int, int] = {
             int(k): int(v) for k, v in (document.get("priority_hours") or {}).items()
         }
+        self.priority_reasons: dict[int, str] = {
+            int(k): str(v) for k, v in (document.get("priority_reasons") or {}).items()
+        }
+        if set(self.priority_reasons) != {1, 2, 3, 4}:
+            raise KnowledgeError(f"{path}: priority_reasons: give a reason for priorities 1-4")
         self.urgent_words: tuple[str, ...] = tuple(document.get("urgent_words") or ())
         self.need_words: dict[str, tuple[str, ...]] = {}
         for category, words in (document.get("need_words") or {}).items():
@@ -143,12 +148,14 @@ class LeadRules:
 
     def _priority(self, facts: Facts, target_class: str) -> tuple[int, str]:
         if facts.urgency == "crisis":
-            return 1, "危及生命安全"
-        if facts.urgency == "urgent" or facts.urgent_words:
-            return 2, "急难情况:住房、吃饭、就医或灾害,拖不得"
-        if target_class == "warning":
-            return 4, "暂不紧急,列入关注名单定期回访"
-        return 3, "一般需求"
+            priority = 1
+        elif facts.urgency == "urgent" or facts.urgent_words:
+            priority = 2
+        elif target_class == "warning":
+            priority = 4
+        else:
+            priority = 3
+        return priority, self.priority_reasons.get(priority, "")
 
     def due_hours(self, priority: int) -> int:
         """How many hours a caseworker has for a lead of this priority."""

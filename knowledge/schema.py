@@ -79,9 +79,9 @@ class Answer:
     text: str
     cite: tuple[Citation, ...]
 
-    def source_line(self) -> str:
-        """The 来源 line that ends every answer."""
-        return "来源:" + ";".join(c.render() for c in self.cite)
+    def references(self) -> str:
+        """The answer's sources, e.g. 《社会救助暂行办法》第二章;《…》三(二)4."""
+        return ";".join(c.render() for c in self.cite)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from bot import leads
+from bot.storage.accounts import user_by_token
+from bot.storage.lead_json import lead_json
 from bot.storage.models import User
-from bot.storage.repo import lead_json, user_by_token
 from bot.web.errors import ApiError, clean_text, json_object, text_field
 from bot.web.keys import assistant_key
 

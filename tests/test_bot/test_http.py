@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from bot.assembly import Assistant
 from bot.config import Settings
+from bot.storage.lead_sink import find_lead
 from bot.storage.models import Lead
-from bot.storage.repo import find_lead
 from bot.web.app import create_app
 
 LEAD_ID = re.compile(r"L-\d{8}-\d{4}")

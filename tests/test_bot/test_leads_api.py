@@ -14,7 +14,7 @@ from pytest_aiohttp import AiohttpClient
 
 from bot.assembly import Assistant
 from bot.config import Settings
-from bot.storage.repo import add_user
+from bot.storage.accounts import add_user
 from bot.web.app import create_app
 from tests.contract import LEAD_KEYS, POLICY_IDS
 from tests.test_dialogues.helpers import Resident

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.assembly import Assistant
+from bot.storage.lead_json import lead_json
 from bot.storage.models import Lead
-from bot.storage.repo import lead_json
 from dialogues.schema import Reply
 
 

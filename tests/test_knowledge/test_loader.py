@@ -23,7 +23,7 @@ def test_every_contract_policy_loads_with_cited_answers() -> None:
         for aspect, answer in policy.answers.items():
             assert aspect in ASPECTS
             assert answer.cite, (policy.id, aspect)
-            assert answer.source_line().startswith("来源:《")
+            assert answer.references().startswith("《")
 
 
 def test_seed_facts_are_in_the_changning_overlay_only() -> None:
