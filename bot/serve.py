@@ -22,6 +22,11 @@ async def serve(settings: Settings, host: str | None = None, port: int | None = 
     site = web.TCPSite(runner, host or settings.host, port or settings.port)
     await site.start()
     logger.info("zhaoren listening on http://%s:%s", host or settings.host, port or settings.port)
+    if settings.redis_url:
+        logger.warning(
+            "ZHAOREN_REDIS_URL is set, but sharing conversations between several server "
+            "processes is not built yet: run one process per database"
+        )
     if settings.telegram_token:
         logger.warning("ZHAOREN_TELEGRAM_TOKEN is set but the Telegram channel is not built yet")
     stop = asyncio.Event()

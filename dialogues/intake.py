@@ -54,7 +54,7 @@ class IntakeRunner:
         self, state: ConversationState, parse: ParseResult, prefill: bool
     ) -> list[Reply]:
         """Begin a report, keeping whatever the first message already said."""
-        state.intake = IntakeState(id=self.engine.new_id())
+        state.intake = self._new_intake()
         if state.district:
             # Where they live was said earlier in the conversation: not asked again.
             state.intake.slots["place"] = {
@@ -65,6 +65,10 @@ class IntakeRunner:
         if prefill:
             self._apply(state, parse, starting=True)
         return [*replies, *self._next(state)]
+
+    def _new_intake(self) -> IntakeState:
+        now = self.engine.clock()  # the engine's clock, so that tests can move time
+        return IntakeState(id=self.engine.new_id(), started_at=now, updated_at=now)
 
     def describes_household(self, parse: ParseResult) -> bool:
         """True when a message outside the intake already answers two of its questions."""
@@ -85,7 +89,7 @@ class IntakeRunner:
             state.intake = None
             return [Reply(fill(self.flow.texts["cancelled"], self.engine.vars(state)))]
         if _RESTART.match(command):
-            state.intake = IntakeState(id=self.engine.new_id())
+            state.intake = self._new_intake()
             return [Reply(self.flow.texts["restarted"]), *self._next(state)]
         if _BACK.match(command):
             if intake.history:

@@ -60,7 +60,13 @@ class SqlLeadSink:
         )
         async with self.sessions() as session, session.begin():
             existing = await session.scalar(
-                select(Lead).where(or_(*matches)).order_by(preference, Lead.seq.desc()).limit(1)
+                select(Lead)
+                .where(or_(*matches))
+                .order_by(preference, Lead.seq.desc())
+                .limit(1)
+                # Two reports merging into one lead at once must not lose each other's
+                # needs (PostgreSQL locks the row; SQLite has a single writer anyway).
+                .with_for_update()
             )
             if existing is not None:
                 if existing.idempotency_key != draft.idempotency_key or draft.life_protection:
