@@ -26,7 +26,7 @@ P99_TARGET_MS = 100.0
 # 0.5–1.5 s before every message: 200 residents then offer about 200 messages a second,
 # and p99 is measured at that load. The back-to-back run measures the most the server can
 # take; its latency is queueing (Little's law), not service time.
-THINK_SECONDS = (0.3, 0.9)
+THINK_SECONDS = (0.5, 1.5)
 # Residents do not all open the chat in the same second: the paced run ramps up over this
 # many seconds. Each intake lasts about 8 s, so all 200 are still in progress together.
 RAMP_UP_SECONDS = 4.0

@@ -124,11 +124,10 @@ class EntityExtractor:
                 self._by_surface[surface] = Term(surface, term.entity, term.value)
         ordered = sorted(self._by_surface, key=len, reverse=True)
         self._gazetteer = re.compile("|".join(re.escape(s) for s in ordered)) if ordered else None
-        self._fuzzy_terms = [
-            t
-            for t in self._by_surface.values()
-            if t.entity in FUZZY_ENTITIES and len(t.surface) >= 4
-        ]
+        self._fuzzy_by_first: dict[str, list[Term]] = {}
+        for term in self._by_surface.values():
+            if term.entity in FUZZY_ENTITIES and len(term.surface) >= 4:
+                self._fuzzy_by_first.setdefault(term.surface[0], []).append(term)
         self._regexes = [
             (name, re.compile(pattern))
             for name, patterns in (regexes or {}).items()
@@ -159,16 +158,20 @@ class EntityExtractor:
         return _without_overlaps(found)
 
     def _fuzzy(self, norm: str, found: list[Entity]) -> list[Entity]:
-        """Names of 4+ characters written with one wrong character ("特因供养")."""
+        """Names of 4+ characters written with one wrong character ("特因供养").
+
+        The first character must be right: that keeps the search to a few candidate
+        names per position, well inside the parse budget.
+        """
         taken = [(e.start, e.end) for e in found]
-        for term in self._fuzzy_terms:
-            size = len(term.surface)
-            for start in range(len(norm) - size + 1):
-                window = norm[start : start + size]
-                wrong = sum(a != b for a, b in zip(window, term.surface, strict=True))
-                overlaps = any(s < start + size and start < e for s, e in taken)
-                if wrong == 1 and not overlaps and window[0] == term.surface[0]:
-                    return [Entity(term.entity, term.value, start, start + size, "fuzzy")]
+        for start, char in enumerate(norm):
+            for term in self._fuzzy_by_first.get(char, ()):
+                end = start + len(term.surface)
+                if end > len(norm) or any(s < end and start < e for s, e in taken):
+                    continue
+                window = norm[start:end]
+                if sum(a != b for a, b in zip(window, term.surface, strict=True)) == 1:
+                    return [Entity(term.entity, term.value, start, end, "fuzzy")]
         return []
 
     def _numeric(self, norm: str) -> list[Entity]:
