@@ -14,3 +14,9 @@ POLICY_IDS = frozenset(
         "shouzai", "linshi", "liulang", "canji", "ertong", "falv", "binzang", "xinli", "cishan",
     }
 )  # fmt: skip
+NEED_CATEGORIES = frozenset(
+    {
+        "basic_living", "medical", "education", "housing", "employment", "psychological",
+        "care", "legal", "disaster", "funeral", "other",
+    }
+)  # fmt: skip

@@ -16,25 +16,12 @@ from bot.assembly import Assistant
 from bot.config import Settings
 from bot.storage.accounts import add_user
 from bot.web.app import create_app
-from tests.contract import LEAD_KEYS, POLICY_IDS
+from tests.contract import LEAD_KEYS, NEED_CATEGORIES, POLICY_IDS
 from tests.test_dialogues.helpers import Resident
 
 LEAD_ID = re.compile(r"L-\d{8}-\d{4}")
 ISO_CHINA = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$")
 CONTRACT_KEYS = LEAD_KEYS
-NEED_CATEGORIES = {
-    "basic_living",
-    "medical",
-    "education",
-    "housing",
-    "employment",
-    "psychological",
-    "care",
-    "legal",
-    "disaster",
-    "funeral",
-    "other",
-}
 CHANGNING_PHONE = "13812345678"
 PUDONG_PHONE = "13912345678"
 
