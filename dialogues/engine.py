@@ -45,7 +45,8 @@ CRISIS_CONFIDENCE = 0.8
 CRISIS_CHECK_CONFIDENCE = 0.5
 # Residents who ask to register in so many words start the report directly.
 _START_WORDS = re.compile(
-    r"^(?:我|俺)?(?:要|想|想要|需要)?(?:帮我)?(?:登记|报名登记|开始登记|求助登记)(?:一下)?$"
+    r"^(?:我|俺)?(?:要|想|想要|需要|帮我|能不能|可以)*(?:登记|报名登记|开始登记|求助登记|申请帮助|求助)"
+    r"(?:一下)?(?:家里的?|我家的?|我的)?(?:困难|情况|难处)?(?:吗|吧)?$"
 )
 _PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", re.S)
 

@@ -194,3 +194,11 @@ async def test_a_phone_taken_back_is_not_posted(assistant: Assistant) -> None:
     await resident.say("/deny")
     (lead,) = await resident.leads()
     assert lead["contact"]["phone"] is None
+
+
+@pytest.mark.parametrize(
+    "text", ["要登记", "我想登記一下家裡的困難", "帮我登记一下吧", "我要求助"]
+)
+async def test_asking_to_register_starts_the_report(assistant: Assistant, text: str) -> None:
+    reply = await Resident(assistant, f"start-{text}").say(text)
+    assert "哪个区" in reply, reply
