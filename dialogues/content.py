@@ -40,6 +40,8 @@ _FLOW_TEXTS = (
     "expired",
     "resumed_after_break",
     "stale_button",
+    "already_registering",
+    "noted",
 )
 _BUTTON_LISTS = (
     "confirm_buttons",

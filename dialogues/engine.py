@@ -48,6 +48,7 @@ _START_WORDS = re.compile(
     r"^(?:我|俺)?(?:要|想|想要|需要|帮我|能不能|可以)*(?:登记|报名登记|开始登记|求助登记|申请帮助|求助)"
     r"(?:一下)?(?:家里的?|我家的?|我的)?(?:困难|情况|难处)?(?:吗|吧)?$"
 )
+_NAVIGATION = re.compile(r"^(?:取消|取消登记|重新开始|重来|返回上一步|上一步|返回)$")
 _PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", re.S)
 
 
@@ -232,6 +233,12 @@ class Engine:
         if intent == "deny" and state.pending == "offer_intake":
             state.pending = None
             return [self.say("utter_ok", state)]
+        if _NAVIGATION.match(plain):
+            # 取消 / 重新开始 / 返回上一步 with no report under way.
+            return [self.say("utter_no_report", state)]
+        if not _is_question(parse.text) and self.intake.describes_household(parse):
+            # A long description of the household is a report, even if it names a policy.
+            return await self.intake.start(state, parse, prefill=True)
         waiting_for_policy = state.pending == "which_policy"
         state.pending = None
         if self._is_policy_question(state, parse) or (
@@ -319,6 +326,8 @@ class Engine:
         has_aspect = parse.first("aspect") is not None
         if parse.intent.name == "ask_policy":
             return has_policy or has_aspect
+        if parse.intent.name in {"greet", "thanks"} and has_policy:
+            return True  # "您好,我想申请低保,请问条件是什么"
         if parse.intent.name in {"report_need", "crisis", "check_status", "ask_human"}:
             return False
         # A low-confidence guess that still names a policy, or a bare follow-up aspect,

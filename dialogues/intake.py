@@ -95,9 +95,13 @@ class IntakeRunner:
             if intake.history:
                 intake.restore(intake.history.pop())
             return [Reply(self.flow.texts["back"]), *self._next(state, force_ask=True)]
-        if parse.intent.name == "ask_human":
+        if parse.intent.name in {"report_need", "start_intake"} and parse.text.startswith("/"):
+            # The "register" button pressed again while registering.
+            return [Reply(self.flow.texts["already_registering"]), *self._next(state)]
+        answers = self.expects_this(state, parse)
+        if parse.intent.name == "ask_human" and parse.intent.confidence >= 0.8 and not answers:
             return [*replies, self.engine.say("utter_ask_human", state), *self._next(state)]
-        if parse.intent.name == "check_status" and parse.intent.confidence >= 0.6:
+        if parse.intent.name == "check_status" and parse.intent.confidence >= 0.6 and not answers:
             status = await self.engine.check_status(state)
             return [*replies, *status, Reply(self.flow.texts["resume"]), *self._next(state)]
         if intake.stage == "confirm" or (intake.stage == "fix" and parse.first("step")):
@@ -117,11 +121,15 @@ class IntakeRunner:
             answer = self.engine.answer_policy(state, parse)
             resume = Reply(self.flow.texts["resume"])
             return [*replies, *answer, resume, *self._next(state, force_ask=True)]
+        asked_before = intake.asked
         filled = self._apply(state, parse)
         if not filled:
             return replies + self._failed(state)
         if _CORRECTION.match(command) or intake.stage == "fix":
             replies.append(Reply(self.flow.texts["corrected"]))
+        elif asked_before is not None and asked_before not in intake.slots:
+            # Something else was answered: say it was kept, then ask again what is missing.
+            replies.append(Reply(self.flow.texts["noted"]))
         return replies + self._next(state)
 
     def _is_side_question(self, state: ConversationState, parse: ParseResult) -> bool:

@@ -48,7 +48,14 @@ _SELF = re.compile(
 )
 _ALL = re.compile(r"都|俩人|两人都|我们")
 _I = re.compile(r"[我俺](?![们们家])")
-_DECEASED = re.compile(r"[^,。,.]{0,4}(?:走了|去世|过世|不在了|没了|病故|离世)")
+# Someone who died or left is not in the household ("老伴前年走了", "老婆跑了").
+_DECEASED = re.compile(
+    r"[^,。,.]{0,4}(?:走了|走脱了|去世|过世|不在了|没了|病故|离世|跑了|离家出走|离婚了|改嫁)"
+)
+# "我45、老公47、儿子18": a bare number right after a person is that person's age.
+_AGE_AFTER_PERSON = re.compile(
+    r"(?P<n>[1-9]\d?|[一二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九])(?!\d)(?:岁)?(?=[,、。;\s]|$|有|是|得|在)"
+)
 _COUNTED = re.compile(r"(?P<n>[两二三四五六2-6])个$")
 _BARE_AGE = re.compile(
     r"(?:^|(?<=[,。;\s]))(?P<n>[二三四五六七八九]十[一二三四五六七八九]?|[1-9]\d)(?:岁|了)?(?=[,。;\s]|$)"
@@ -92,6 +99,10 @@ def read_message(
     if urgency:
         reading.values["urgency"] = urgency
     phone = parse.first("phone")
+    if phone is None and asked == "phone":
+        # Asked for a phone, a local landline without its area code will do ("62581234").
+        local = re.search(r"(?<!\d)[2-9]\d{6,7}(?!\d)", text)
+        phone = local.group(0) if local else None
     if phone is not None:
         reading.values["phone"] = str(phone)
     reading.name = _name(text)
@@ -111,6 +122,17 @@ def _household(
 ) -> dict[str, Any] | None:
     members, mentions = _members(parse, text, asked)
     ages = [(e.start, int(e.value)) for e in parse.entities if e.entity == "age"]
+    if asked:
+        # Right after a person's mention, a bare number is an age ("我45、老公47").
+        ends = {e.end for e in parse.entities if e.entity == "relation"}
+        ends |= {m.end() for m in _I.finditer(text)}
+        known = {position for position, _ in ages}
+        for end in sorted(ends):
+            match = _AGE_AFTER_PERSON.match(text, end)
+            n = parse_number(match.group("n")) if match else None
+            near_known = any(start <= end < start + 4 for start in known)
+            if n is not None and 0 < n <= 110 and end not in known and not near_known:
+                ages.append((end, n))
     if not ages and asked:
         ages = [
             (m.start("n"), n)
@@ -163,22 +185,26 @@ def _members(
     """
     members: list[dict[str, Any]] = []
     mentions: list[tuple[int, int]] = []
+    surfaces: dict[int, tuple[str, str]] = {}
     relations = [e for e in parse.entities if e.entity == "relation"]
     taken = [(e.start, e.end) for e in relations]
     for entity in relations:
         if _DECEASED.match(text, entity.end):
             continue
         relation = str(entity.value)
+        # The same word names the same person ("我爸…我爸八十二岁"); 儿子 and 女儿 are two.
+        surface = text[entity.start : entity.end].lstrip("我俺")
         count = 1
         counted = _COUNTED.search(text[max(0, entity.start - 3) : entity.start])
         if counted and relation != "self":
             count = min(parse_number(counted.group("n")) or 1, 6)
-        existing = [i for i, m in enumerate(members) if m["relation"] == relation]
+        existing = [i for i, m in enumerate(members) if surfaces.get(i) == (relation, surface)]
         if existing and count <= len(existing):
             mentions.append((entity.start, existing[0]))
             continue
         for _ in range(count - len(existing)):
             members.append(_member(relation))
+            surfaces[len(members) - 1] = (relation, surface)
             mentions.append((entity.start, len(members) - 1))
     speaks_of_self = any(
         not any(start <= m.start() < end for start, end in taken) for m in _I.finditer(text)
@@ -230,9 +256,15 @@ def _assign_ages(
         for member in members:
             member["age"] = ages[0][1]
         return
-    for position, age in ages:
-        before = [index for pos, index in mentions if pos <= position]
-        target = before[-1] if before else 0
+    for position, age in sorted(ages):
+        before = [(pos, index) for pos, index in mentions if pos <= position]
+        target = 0
+        if before:
+            # The latest mention; of several people named there ("两个孩子"), the first
+            # one still without an age.
+            latest = before[-1][0]
+            named = [index for pos, index in before if pos == latest]
+            target = next((i for i in named if members[i]["age"] is None), named[-1])
         relation = members[target]["relation"]
         # "孙子一个十岁一个七岁": later ages go to the next person of the same relation.
         same = [i for i, m in enumerate(members) if m["relation"] == relation and m["age"] is None]
@@ -269,8 +301,8 @@ def _income(parse: ParseResult, text: str, asked: bool) -> int | None:
         # correction of the same amount ("两千,不对,三千").
         total = amounts[-1] if _CORRECTION_WORDS.search(text) else sum(amounts)
         return round(total / 12) if year else total
-    if asked:
-        number = re.search(rf"(?P<n>{NUMBER_PATTERN})", text)
+    if asked and parse.first("household_size") is None:
+        number = re.search(rf"(?P<n>{NUMBER_PATTERN})(?!\s*(?:口|个人|人|岁))", text)
         if number and (value := parse_number(number.group("n"))) is not None:
             return round(value / 12) if year else value
     return None

@@ -58,6 +58,11 @@ _ALONE = re.compile(
     r"(?:^|(?<=[,。;\s]))(?:就|只有)?(?:我)?一个人(?:住|过)?(?=[,。;\s]|$)|"
     r"就我一个人?(?:住|过)?$|我就一个人|家里就我一个|就我自己|只有我一个|只有我自己|独自一人|孤身一人|我一个人住|一个人生活|一个人过日子"
 )
+# A street or town the knowledge base does not list yet ("柏树街道", "太和镇").
+_STREET = re.compile(
+    r"(?<![这那哪乡村城])(?P<name>[\u4e00-\u9fff]{2,5}?(?:街道|镇|乡))(?![长里上下村民政府])"
+)
+_STREET_STOP = re.compile(r"^(?:在|住|是|的|我|家|到|去|回|从|老|小|城|乡)")
 _PERIOD_MONTH = re.compile(r"每个?月|一个月|月收入|月入|月薪|按月|一月")
 _PERIOD_YEAR = re.compile(r"每年|一年|年收入|年薪|全年")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -150,6 +155,8 @@ class EntityExtractor:
                 found.append(Entity(term.entity, term.value, match.start(), match.end(), "lookup"))
         if not any(e.entity in FUZZY_ENTITIES for e in found) and len(norm) <= FUZZY_MAX_CHARS:
             found.extend(self._fuzzy(norm, found))
+        if not any(e.entity == "street" for e in found):
+            found.extend(_unlisted_streets(norm, found))
         for name, pattern in self._regexes:
             found.extend(
                 Entity(name, m.group(0), m.start(), m.end(), "regex")
@@ -211,6 +218,24 @@ class EntityExtractor:
                 Entity("period", period, m.start(), m.end()) for m in pattern.finditer(norm)
             )
         return found
+
+
+def _unlisted_streets(norm: str, found: list[Entity]) -> list[Entity]:
+    """Streets and towns the knowledge base does not list yet, after a known district."""
+    districts = [e for e in found if e.entity == "district"]
+    streets = []
+    for match in _STREET.finditer(norm):
+        start, end = match.start("name"), match.end("name")
+        # Only right after a district ("安居区柏树街道"): alone, "街道" and "镇" are too common.
+        after = [d for d in districts if d.start <= start <= d.end + 1]
+        if not after:
+            continue
+        start = max(start, after[-1].end)
+        while start < end - 3 and _STREET_STOP.match(norm[start:end]):
+            start += 1
+        if end - start >= 3:
+            streets.append(Entity("street", norm[start:end], start, end, "rules"))
+    return streets
 
 
 _PRIORITY = {"id_number": 0, "phone": 1, "money": 2, "age": 3, "household_size": 4}

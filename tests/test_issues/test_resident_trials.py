@@ -202,3 +202,53 @@ async def test_a_phone_taken_back_is_not_posted(assistant: Assistant) -> None:
 async def test_asking_to_register_starts_the_report(assistant: Assistant, text: str) -> None:
     reply = await Resident(assistant, f"start-{text}").say(text)
     assert "哪个区" in reply, reply
+
+
+async def test_wanting_a_job_is_a_need_not_a_request_for_a_person(assistant: Assistant) -> None:
+    resident = Resident(assistant, "job")
+    await resident.say("我要登记")
+    await resident.say("长宁区天山路街道")
+    await resident.say("就我一个,四十五岁")
+    await resident.say("没有收入")
+    await resident.say("没有")
+    reply = await resident.say("想找个工作")
+    assert "转到人工" not in reply and "多急" in reply
+    await resident.say("不急")
+    summary = await resident.say("62581234")  # a local landline, asked for a phone
+    assert "就业" in summary and "对吗" in summary
+
+
+def test_a_five_person_household_with_bare_ages(brain: Brain) -> None:
+    text = "五口人:我45、老公47有尿毒症、儿子18、女儿12、婆婆75"
+    household = read_message(brain.nlu.parse(text), brain.rules, "household", {}).values[
+        "household"
+    ]
+    assert [(m["relation"], m["age"]) for m in household["members"]] == [
+        ("self", 45),
+        ("spouse", 47),
+        ("child", 18),
+        ("child", 12),
+        ("other", 75),
+    ]
+    assert household["members"][1]["conditions"] == ["serious_illness"]
+
+
+def test_a_household_size_is_not_an_income(brain: Brain) -> None:
+    reading = read_message(brain.nlu.parse("三口人"), brain.rules, "income", {})
+    assert "income" not in reading.values and reading.values["household"]["size"] == 3
+
+
+async def test_a_greeting_before_a_question_does_not_hide_it(assistant: Assistant) -> None:
+    reply = await Resident(assistant, "polite").say("您好,我想申请低保,请问条件是什么")
+    assert "最低生活保障" in reply and "来源" in reply
+
+
+def test_streets_outside_shanghai_are_kept(brain: Brain) -> None:
+    parse = brain.nlu.parse("我住安居区柏树街道")
+    assert parse.first("district") == "安居区" and parse.first("street") == "柏树街道"
+    assert brain.nlu.parse("城里的街道").first("street") is None
+
+
+async def test_navigation_words_without_a_report(assistant: Assistant) -> None:
+    reply = await Resident(assistant, "nav-none").say("取消")
+    assert "没有进行中的登记" in reply
