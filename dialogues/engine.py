@@ -27,7 +27,7 @@ from dialogues.schema import Button, ConversationState, Reply
 from knowledge.base import KnowledgeBase
 from knowledge.rules import Facts, LeadRules
 from knowledge.schema import ASPECTS, Region
-from nlu.normalize import normalize
+from nlu.normalize import normalize, storable
 from nlu.pipeline import NluPipeline
 from nlu.privacy import CHINA
 from nlu.schema import Entity, IntentScore, ParseResult
@@ -48,7 +48,6 @@ _START_WORDS = re.compile(
     r"^(?:我|俺)?(?:要|想|想要|需要|帮我|能不能|可以)*(?:登记|报名登记|开始登记|求助登记|申请帮助|求助)"
     r"(?:一下)?(?:家里的?|我家的?|我的)?(?:困难|情况|难处)?(?:吗|吧)?$"
 )
-_NAVIGATION = re.compile(r"^(?:取消|取消登记|重新开始|重来|返回上一步|上一步|返回)$")
 _PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", re.S)
 
 
@@ -169,7 +168,7 @@ class Engine:
     async def _respond(self, state: ConversationState, text: str) -> list[Reply]:
         replies: list[Reply] = []
         # Any channel may hand over NUL or lone surrogates; neither may reach storage.
-        text = text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
+        text = storable(text)
         if not text or not text.strip():
             return [self.say("utter_empty", state)]
         if len(text) > MAX_MESSAGE_CHARS:
@@ -233,10 +232,12 @@ class Engine:
         if intent == "deny" and state.pending == "offer_intake":
             state.pending = None
             return [self.say("utter_ok", state)]
-        if _NAVIGATION.match(plain):
+        if self.intake.is_navigation(parse.text):
             # 取消 / 重新开始 / 返回上一步 with no report under way.
             return [self.say("utter_no_report", state)]
-        if not _is_question(parse.text) and self.intake.describes_household(parse):
+        question = _is_question(parse.text)
+        household = self.intake.describes_household(parse)
+        if not question and household:
             # A long description of the household is a report, even if it names a policy.
             return await self.intake.start(state, parse, prefill=True)
         waiting_for_policy = state.pending == "which_policy"
@@ -250,15 +251,11 @@ class Engine:
             aspect = Entity("aspect", follow_up, 0, 0, "context")
             return self.answer_policy(state, replace(parse, entities=(*parse.entities, aspect)))
         needs = self.rules.needs_in(normalize(parse.text))
-        if (
-            needs
-            and _is_question(parse.text)
-            and intent in {"report_need", "ask_policy", "out_of_scope"}
-        ):
+        if needs and question and intent in {"report_need", "ask_policy", "out_of_scope"}:
             # "孩子上大学学费交不起有什么救助?" is a question: answer it with the policies
             # that may fit, and offer the report instead of starting it unasked.
             return [self._suggest_policies(state, needs)]
-        if intent == "report_need" or self.intake.describes_household(parse):
+        if intent == "report_need" or household:
             return await self.intake.start(state, parse, prefill=True)
         if intent == "check_status":
             return await self.check_status(state)
@@ -275,9 +272,9 @@ class Engine:
         if intent == "ask_policy" and parse.text.startswith("/"):
             state.pending = "which_policy"
             return [self.say("utter_ask_which_policy", state)]
-        if intent == "ask_policy" or (intent == "out_of_scope" and _is_question(parse.text)):
+        if intent == "ask_policy" or (intent == "out_of_scope" and question):
             return [self.say("utter_dont_know", state)]
-        if self.rules.needs_in(normalize(parse.text)) and intent not in {"affirm", "deny"}:
+        if needs and intent not in {"affirm", "deny"}:
             state.pending = "offer_intake"
             return [self.say("utter_fallback_report", state)]
         if state.district and (parse.first("district") or parse.first("street")):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from dialogues.content import CrisisKind, Slot, fill
 from dialogues.drafting import SEEN_NEEDS, LeadDrafter
-from dialogues.reading import read_message
+from dialogues.reading import Reading, read_message
 from dialogues.schema import ConversationState, IntakeState, PostedLead, Reply
 from nlu.normalize import normalize
 from nlu.privacy import redact
@@ -23,6 +23,8 @@ _UNKNOWN = re.compile(r"^(?:不知道|不清楚|不方便说|不想说|跳过|�
 _CORRECTION = re.compile(r"^(?:不对|不是|错了|说错了|改一下|更正)")
 _PUNCT = re.compile(r"[\s,。.!!??~、;;::\"'“”]+")
 MAX_FAILURES = 2
+# Stages where any message is an answer to the report's own question.
+_ANSWER_STAGES = frozenset({"confirm", "fix", "consent_caseworker", "consent_charity"})
 
 
 def _merge_needs(
@@ -70,6 +72,12 @@ class IntakeRunner:
         now = self.engine.clock()  # the engine's clock, so that tests can move time
         return IntakeState(id=self.engine.new_id(), started_at=now, updated_at=now)
 
+    @staticmethod
+    def is_navigation(text: str) -> bool:
+        """取消 / 重新开始 / 返回上一步 and their variants."""
+        command = _command(text)
+        return any(p.match(command) for p in (_CANCEL, _RESTART, _BACK))
+
     def describes_household(self, parse: ParseResult) -> bool:
         """True when a message outside the intake already answers two of its questions."""
         reading = read_message(parse, self.engine.rules, None, {})
@@ -98,7 +106,10 @@ class IntakeRunner:
         if parse.intent.name in {"report_need", "start_intake"} and parse.text.startswith("/"):
             # The "register" button pressed again while registering.
             return [Reply(self.flow.texts["already_registering"]), *self._next(state)]
-        answers = self.expects_this(state, parse)
+        # Read once: what this message says about the household decides everything below.
+        reading = read_message(parse, self.engine.rules, intake.asked, intake.slots)
+        answers_question = intake.asked in reading.values
+        answers = answers_question or intake.stage in _ANSWER_STAGES
         if parse.intent.name == "ask_human" and parse.intent.confidence >= 0.8 and not answers:
             return [*replies, self.engine.say("utter_ask_human", state), *self._next(state)]
         if parse.intent.name == "check_status" and parse.intent.confidence >= 0.6 and not answers:
@@ -113,16 +124,12 @@ class IntakeRunner:
             if intake.asked not in intake.unknown:
                 intake.unknown.append(intake.asked)
             return [*replies, Reply(self.flow.texts["unknown_recorded"]), *self._next(state)]
-        answers_question = (
-            intake.asked
-            in read_message(parse, self.engine.rules, intake.asked, intake.slots).values
-        )
         if not answers_question and self._is_side_question(state, parse):
             answer = self.engine.answer_policy(state, parse)
             resume = Reply(self.flow.texts["resume"])
             return [*replies, *answer, resume, *self._next(state, force_ask=True)]
         asked_before = intake.asked
-        filled = self._apply(state, parse)
+        filled = self._apply(state, parse, reading=reading)
         if not filled:
             return replies + self._failed(state)
         if _CORRECTION.match(command) or intake.stage == "fix":
@@ -141,10 +148,17 @@ class IntakeRunner:
 
     # -- filling slots ---------------------------------------------------------------------
 
-    def _apply(self, state: ConversationState, parse: ParseResult, starting: bool = False) -> bool:
+    def _apply(
+        self,
+        state: ConversationState,
+        parse: ParseResult,
+        starting: bool = False,
+        reading: Reading | None = None,
+    ) -> bool:
         intake = state.intake
         assert intake is not None
-        reading = read_message(parse, self.engine.rules, intake.asked, intake.slots)
+        if reading is None:
+            reading = read_message(parse, self.engine.rules, intake.asked, intake.slots)
         if not reading:
             return False
         self._checkpoint(intake)
@@ -359,7 +373,7 @@ class IntakeRunner:
         intake = state.intake
         if intake is None:
             return False
-        if intake.stage in {"confirm", "fix", "consent_caseworker", "consent_charity"}:
+        if intake.stage in _ANSWER_STAGES:
             return True
         reading = read_message(parse, self.engine.rules, intake.asked, intake.slots)
         return intake.asked in reading.values

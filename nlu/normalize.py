@@ -39,3 +39,8 @@ def normalize(text: str) -> str:
     """
     folded = "".join(_fold_char(ch) for ch in text)
     return to_simplified(folded).lower()
+
+
+def storable(text: str) -> str:
+    """Text safe to store anywhere: no NUL (PostgreSQL refuses it), no lone surrogates."""
+    return text.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")

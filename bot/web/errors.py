@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.leads import QueueError
+from nlu.normalize import storable
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -62,11 +63,6 @@ async def json_object(request: web.Request, max_bytes: int = 64 * 1024) -> dict[
     return body
 
 
-def clean_text(value: str) -> str:
-    """Text safe to store anywhere: no NUL (PostgreSQL refuses it), no lone surrogates."""
-    return value.replace("\x00", " ").encode("utf-8", "replace").decode("utf-8")
-
-
 def text_field(body: dict[str, Any], name: str, required: bool = True) -> str:
     """A string field of a JSON body."""
     value = body.get(name)
@@ -78,4 +74,4 @@ def text_field(body: dict[str, Any], name: str, required: bool = True) -> str:
         return str(value)
     if not isinstance(value, str):
         raise ApiError(400, f"field '{name}' must be a string")
-    return clean_text(value)
+    return storable(value)

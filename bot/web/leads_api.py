@@ -10,8 +10,9 @@ from bot import leads
 from bot.storage.accounts import user_by_token
 from bot.storage.lead_json import lead_json
 from bot.storage.models import User
-from bot.web.errors import ApiError, clean_text, json_object, text_field
+from bot.web.errors import ApiError, json_object, text_field
 from bot.web.keys import assistant_key
+from nlu.normalize import storable
 
 MAX_PAGE = 200
 STAFF_ROLES = {"caseworker", "supervisor", "admin"}
@@ -59,7 +60,7 @@ async def list_leads(request: web.Request) -> web.Response:
         filters["priority"] = _int(query["priority"], "priority", 1, 4)
     for key in ("district", "assignee"):
         if key in query:
-            filters[key] = clean_text(query[key])[:100]
+            filters[key] = storable(query[key])[:100]
     limit = _int(query.get("limit", "50"), "limit", 1, MAX_PAGE)
     offset = _int(query.get("offset", "0"), "offset", 0, 10**9)
     async with request.app[assistant_key].sessions() as session:
