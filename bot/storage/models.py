@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from nlu.privacy import CHINA
 
@@ -72,10 +72,6 @@ class Lead(Base):
         )
         return f"L-{created.astimezone(CHINA):%Y%m%d}-{self.seq:04d}"
 
-    notes: Mapped[list[LeadNote]] = relationship(
-        back_populates="lead", lazy="raise_on_sql", order_by="LeadNote.id"
-    )
-
 
 class LeadNote(Base):
     """A note on a lead: a merged report, a caseworker's remark, a status change."""
@@ -87,8 +83,6 @@ class LeadNote(Base):
     author: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-
-    lead: Mapped[Lead] = relationship(back_populates="notes", lazy="raise_on_sql")
 
 
 class User(Base):
