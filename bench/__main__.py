@@ -16,7 +16,7 @@ from types import FrameType
 from bench.common import Context
 from bench.pg import Postgres
 
-PARTS = ("train", "parse", "webhook", "intake")
+PARTS = ("train", "parse", "understanding", "webhook", "intake")
 
 
 def _runner(name: str) -> Callable[[Context], None]:
@@ -24,6 +24,8 @@ def _runner(name: str) -> Callable[[Context], None]:
         from bench.parse_bench import run
     elif name == "train":
         from bench.train_bench import run
+    elif name == "understanding":
+        from bench.understanding_bench import run
     elif name == "webhook":
         from bench.webhook_bench import run
     else:

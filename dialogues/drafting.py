@@ -8,6 +8,7 @@ from typing import Any
 
 from dialogues.content import Content, fill
 from dialogues.schema import ConversationState, IntakeState, LeadDraft
+from dialogues.turn import place_name
 from knowledge.base import KnowledgeBase
 from knowledge.rules import Facts, LeadRules
 from nlu.normalize import normalize
@@ -67,8 +68,10 @@ class LeadDrafter:
             conversation_id=state.key,
             priority=assessment.priority,
             due_hours=self.rules.due_hours(assessment.priority),
+            # The contract's shape; outside the regions we serve, the most specific level
+            # named stands for the district, and the whole place is in the summary.
             region={
-                "district": place.get("district") or state.district,
+                "district": place.get("district") or place.get("city") or state.district,
                 "street": place.get("street") or state.street,
             },
             # A report's phone is the one the resident left in it (and did not take back);
@@ -96,6 +99,7 @@ class LeadDrafter:
                 "target_class": assessment.target_reason,
                 "priority": assessment.priority_reason,
                 "unknown": list(intake.unknown),
+                "place": place_name(place),
             },
             life_protection=crisis,
         )
@@ -122,9 +126,7 @@ class LeadDrafter:
             return str(labels["unknown"])
         value = intake.slots[name]
         if name == "place":
-            return f"{value.get('district', '')}{value.get('street', '')}" or str(
-                labels["unknown"]
-            )
+            return place_name(value) or str(labels["unknown"])
         if name == "household":
             return describe_household(content.labels, value, content.label)
         if name == "income":
@@ -150,7 +152,7 @@ class LeadDrafter:
         """A paragraph a caseworker reads in 20 seconds."""
         content = self.content
         labels = content.labels
-        place = "".join(v for v in draft.region.values() if v) or str(labels["unknown"])
+        place = draft.reasons.get("place") or place_name(draft.region) or str(labels["unknown"])
         household = describe_household(labels, draft.household, content.label)
         income = (
             fill(

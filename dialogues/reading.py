@@ -83,7 +83,8 @@ def read_message(
     place = _place(parse)
     if place:
         reading.values["place"] = place
-    household = _household(parse, text, current.get("household"), asked == "household")
+    # Only what this message says: the flow merges it with what was said before.
+    household = _household(parse, text, asked == "household")
     if household:
         reading.values["household"] = household
     income = _income(parse, text, asked == "income")
@@ -117,9 +118,7 @@ def _place(parse: ParseResult) -> dict[str, str] | None:
     return {"district": str(district) if district else "", "street": str(street or "")}
 
 
-def _household(
-    parse: ParseResult, text: str, current: dict[str, Any] | None, asked: bool
-) -> dict[str, Any] | None:
+def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | None:
     members, mentions = _members(parse, text, asked)
     ages = [(e.start, int(e.value)) for e in parse.entities if e.entity == "age"]
     if asked:
@@ -156,12 +155,44 @@ def _household(
             size = n
     if size is None and not members:
         return None
-    result: dict[str, Any] = dict(current or {})
+    if size is None and all(m == _member("self") for m in members):
+        return None  # "我是河北的" says who is writing, not who lives with them
+    result: dict[str, Any] = {"answered": asked}
     if size is not None:
         result["size"] = size
     if members:
-        replace = asked and len(members) >= 2
-        result["members"] = members if replace else _merge_members(result.get("members"), members)
+        result["members"] = members
+    return _with_alone_elderly(result)
+
+
+def merge_household(
+    known: dict[str, Any] | None, new: dict[str, Any], replace: bool = False
+) -> dict[str, Any]:
+    """What a household reading adds to what was known.
+
+    A correction (``replace``), or an answer to the household question that lists two or
+    more people, replaces the members; otherwise people named again are updated, not doubled.
+    """
+    result: dict[str, Any] = {k: v for k, v in (known or {}).items() if k != "answered"}
+    members = new.get("members")
+    if replace:
+        # A correction replaces what it names: "是三个人" keeps the people, changes the size.
+        if new.get("size") is not None:
+            result["size"] = new["size"]
+        elif members:
+            result["size"] = len(members)
+        if members:
+            result["members"] = members
+        return _with_alone_elderly(result)
+    if new.get("size") is not None:
+        result["size"] = new["size"]
+    if members:
+        whole = new.get("answered") and len(members) >= 2
+        result["members"] = members if whole else _merge_members(result.get("members"), members)
+    return _with_alone_elderly(result)
+
+
+def _with_alone_elderly(result: dict[str, Any]) -> dict[str, Any]:
     if result.get("size") == 1:
         for member in result.get("members", []):
             age = member.get("age")

@@ -80,6 +80,11 @@ class ConversationState:
     last_lead_id: str | None = None
     last_posted_at: float | None = None
     crisis_lead_id: str | None = None
+    crisis_at: float | None = None
+    crisis_kind: str | None = None
+    crisis_texts: list[str] = field(default_factory=list)
+    # What the resident said before a report started, kept for when one starts.
+    noted: dict[str, Any] = field(default_factory=dict)
     pending: str | None = None
     replies_by_message: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import sys
+import uuid
 
 from bot.assembly import open_assistant
 from bot.config import Settings
@@ -26,7 +26,8 @@ def render(replies: list[Reply]) -> tuple[str, list[Button]]:
 async def run_terminal_chat(settings: Settings) -> int:
     """Read lines from stdin until EOF or 再见."""
     assistant = await open_assistant(settings)
-    sender = f"{getpass.getuser()}@terminal"
+    # Each run is a new resident: two people at one terminal must not share a report.
+    sender = f"terminal-{uuid.uuid4().hex}"
     print("找人 — 输入文字聊天,输入按钮前的数字选择,Ctrl-D 退出。\n")
     buttons: list[Button] = []
     loop = asyncio.get_running_loop()

@@ -1,0 +1,231 @@
+"""A message read once: normalised, parsed, and read for every slot, in the conversation's context.
+
+Everything downstream (``understand``, the flows) works from this one ``Turn``; nothing
+normalises or parses the same message again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from dialogues.content import Content
+from dialogues.reading import Reading, read_message
+from dialogues.schema import ConversationState
+from knowledge.base import KnowledgeBase
+from knowledge.rules import LeadRules
+from knowledge.schema import ASPECTS
+from nlu.normalize import normalize
+from nlu.places import PlaceFinder
+from nlu.schema import Entity, IntentScore, ParseResult
+
+MAX_MESSAGE_CHARS = 2000
+_PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", re.S)
+_PUNCT = re.compile(r"[\s,。.!!??~、;;::\"'“”…()()]+")
+_STEPS = frozenset({"confirm", "consent_caseworker", "consent_charity"})
+
+
+class NluReader(Protocol):
+    """The NLU port: anything that turns text into a ``ParseResult``.
+
+    The built-in pipeline is the default; a running Rasa server can stand in (``bot/``).
+    """
+
+    def parse(self, text: str) -> ParseResult:
+        """Understand one message."""
+
+    def guess(self, name: str, text: str) -> str | None:
+        """A message-level entity (``aspect``) for a short follow-up, or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message, read once.
+
+    Attributes:
+        text: the message as received (cleaned of NUL and lone surrogates, cut to length).
+        norm: simplified, half-width, same length as ``text``.
+        plain: ``norm`` without spaces and punctuation, for whole-message word lists.
+        parse: intent and entities.
+        payload: True for a button payload (``/intent{...}``).
+        reading: every intake slot the message fills, given the question being asked.
+        place: where the resident says they are (province/city/district/street), if anywhere.
+        region_id: the knowledge base's region for that place, if it has one.
+        needs: need categories the message names.
+        danger: the crisis lexicon's kind for this message, if any.
+        context_aspect: for a short message after a policy answer, the aspect it most likely
+            asks about ("那要带啥" → materials), compared among aspects only.
+        truncated: the message was longer than ``MAX_MESSAGE_CHARS``.
+    """
+
+    text: str
+    norm: str
+    plain: str
+    parse: ParseResult
+    payload: bool
+    reading: Reading
+    place: dict[str, str] | None
+    region_id: str | None
+    needs: tuple[str, ...]
+    danger: str | None
+    truncated: bool = False
+    context_aspect: str | None = None
+
+    @property
+    def intent(self) -> str:
+        """The intent's name."""
+        return self.parse.intent.name
+
+    @property
+    def confidence(self) -> float:
+        """The intent's confidence."""
+        return self.parse.intent.confidence
+
+    def first(self, entity: str) -> str | int | None:
+        """The first value of an entity, if any."""
+        return self.parse.first(entity)
+
+
+class TurnReader:
+    """Reads messages into turns; built once, shared by every conversation."""
+
+    def __init__(
+        self,
+        nlu: NluReader,
+        kb: KnowledgeBase,
+        rules: LeadRules,
+        content: Content,
+        places: PlaceFinder | None = None,
+    ):
+        """Keep the parts a reading needs."""
+        self.nlu = nlu
+        self.kb = kb
+        self.rules = rules
+        self.content = content
+        self.places = places or PlaceFinder.load()
+
+    def read(self, text: str, state: ConversationState) -> Turn:
+        """Read one (already storable, non-empty) message in the conversation's context."""
+        truncated = len(text) > MAX_MESSAGE_CHARS
+        text = text[:MAX_MESSAGE_CHARS]
+        parse = self._parse(text)
+        payload = parse is not None
+        if parse is None:
+            parse = self.nlu.parse(text)
+        norm = normalize(text)
+        intake = state.intake
+        asked = intake.asked if intake is not None else None
+        current = intake.slots if intake is not None else state.noted
+        reading = read_message(parse, self.rules, asked, current) if not payload else Reading()
+        place, region_id = (None, None) if payload else self._place(parse, norm)
+        if place is not None:
+            reading.values["place"] = place
+        else:
+            reading.values.pop("place", None)
+        danger = None if payload else self._danger(norm)
+        return Turn(
+            text=text,
+            norm=norm,
+            plain=_PUNCT.sub("", norm),
+            parse=parse,
+            payload=payload,
+            reading=reading,
+            place=place,
+            region_id=region_id,
+            needs=tuple(self.rules.needs_in(norm)) if not payload else (),
+            danger=danger,
+            truncated=truncated,
+            context_aspect=self._context_aspect(text, parse, state, payload),
+        )
+
+    def _context_aspect(
+        self, text: str, parse: ParseResult, state: ConversationState, payload: bool
+    ) -> str | None:
+        if payload or state.policy is None or state.intake is not None or len(text) > 20:
+            return None
+        if parse.first("aspect") is not None or parse.first("policy") is not None:
+            return None
+        return self.nlu.guess("aspect", text)
+
+    # -- parts -----------------------------------------------------------------------------
+
+    def _parse(self, text: str) -> ParseResult | None:
+        """A button payload (``/intent{"entity": "value"}``), or None for typed text."""
+        match = _PAYLOAD.match(text.strip())
+        if not match:
+            return None
+        entities: list[Entity] = []
+        if match.group("entities"):
+            try:
+                values = json.loads(match.group("entities"))
+            except json.JSONDecodeError:
+                values = {}
+            if isinstance(values, dict):
+                entities = [
+                    Entity(k, str(v), 0, 0, "payload")
+                    for k, v in values.items()
+                    if self._valid_payload_entity(k, v)
+                ]
+        score = IntentScore(match.group("intent"), 1.0)
+        return ParseResult(text, score, tuple(entities), (score,))
+
+    def _valid_payload_entity(self, name: object, value: object) -> bool:
+        """Buttons may only carry what the assistant itself puts on buttons."""
+        if name == "policy":
+            return isinstance(value, str) and value in self.kb.policies
+        if name == "aspect":
+            return value in ASPECTS
+        if name == "step":
+            return value in _STEPS
+        return False
+
+    def _place(self, parse: ParseResult, norm: str) -> tuple[dict[str, str] | None, str | None]:
+        """Where the message places the resident: a known region first, else anywhere in China."""
+        district = parse.first("district")
+        street = parse.first("street")
+        known = self.kb.place(str(district) if district else None, str(street) if street else None)
+        found = self.places.find(norm)
+        if known is not None:
+            place = {"district": known.district, "street": known.street or ""}
+            if found is not None and found.district == known.district:
+                place.update(province=found.province or "", city=found.city or "")
+            return place, known.region.id
+        if found is None:
+            return None, None
+        for name in (found.district, found.city):
+            resolved = self.kb.place(name) if name else None
+            if resolved is not None:
+                place = {
+                    "province": found.province or "",
+                    "city": found.city or "",
+                    "district": resolved.district,
+                    "street": found.street or "",
+                }
+                return place, resolved.region.id
+        place = {
+            "province": found.province or "",
+            "city": found.city or "",
+            "district": found.district or "",
+            "street": found.street or "",
+        }
+        return place, None
+
+    def _danger(self, norm: str) -> str | None:
+        for kind in self.content.crisis_kinds:
+            if kind.matches(norm):
+                return kind.name
+        return None
+
+
+def place_name(place: dict[str, Any] | None) -> str:
+    """A place in words: 河北省邯郸市丛台区, without repeating 上海市上海市."""
+    if not place:
+        return ""
+    parts: list[str] = []
+    for key in ("province", "city", "district", "street"):
+        value = str(place.get(key) or "")
+        if value and value not in parts:
+            parts.append(value)
+    return "".join(parts)
