@@ -46,6 +46,10 @@ _LATER = re.compile(r"不急|不着急|不太急|先了解|还好|还行|慢慢�
 _SELF = re.compile(
     r"我和|我跟|我与|我们俩|我俩|就我|我自己|我一个|本人|我今年|我都|我已经|我是|我有"
 )
+# Words that tell who lives together, outside the household question.
+_LIVES_WITH = re.compile(
+    r"住|带着|带俩|带两|一起|我和|我跟|我们|一家|家里|俩人|两口子|娘俩|爷俩|祖孙"
+)
 _ALL = re.compile(r"都|俩人|两人都|我们")
 _I = re.compile(r"[我俺](?![们们家])")
 # Someone who died or left is not in the household ("老伴前年走了", "老婆跑了").
@@ -157,6 +161,10 @@ def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | N
         return None
     if size is None and all(m == _member("self") for m in members):
         return None  # "我是河北的" says who is writing, not who lives with them
+    if not asked and size is None and not _LIVES_WITH.search(text):
+        if not any(m["age"] is not None or m["conditions"] for m in members):
+            # "老公拿着菜刀追我", "我女儿要交学费": a person named, not a household told.
+            return None
     result: dict[str, Any] = {"answered": asked}
     if size is not None:
         result["size"] = size
@@ -334,7 +342,9 @@ def _income(parse: ParseResult, text: str, asked: bool) -> int | None:
         return round(total / 12) if year else total
     if asked and parse.first("household_size") is None:
         number = re.search(rf"(?P<n>{NUMBER_PATTERN})(?!\s*(?:口|个人|人|岁))", text)
-        if number and (value := parse_number(number.group("n"))) is not None:
+        value = parse_number(number.group("n")) if number else None
+        # A bare number below ten ("等一下") is not an income.
+        if value is not None and value >= 10:
             return round(value / 12) if year else value
     return None
 

@@ -69,6 +69,10 @@ _WORD_LISTS = (
     "question",
     "vent",
     "complaint_target",
+    "plea",
+    "assistance_words",
+    "safe_now",
+    "eligibility_question",
 )
 _THRESHOLDS = (
     "crisis_suspected",
@@ -78,6 +82,7 @@ _THRESHOLDS = (
     "crisis_follow_up_minutes",
     "place_only_chars",
     "follow_up_chars",
+    "follow_up_question_chars",
 )
 
 
@@ -155,6 +160,8 @@ class Understanding:
         if state.crisis_lead_id is not None and adds_contact:
             return [Command("crisis", certainty="follow_up")]
         if recent and state.intake is None and not self._is_pleasantry(turn):
+            if self._yes_no(turn) == "deny" and self.policy.matches("safe_now", turn.plain):
+                return []  # "没有没有,我安全的": handled as a no below
             return [Command("crisis", certainty="follow_up")]
         suspected = (
             turn.intent == "crisis"
@@ -165,7 +172,7 @@ class Understanding:
         return []
 
     def _is_pleasantry(self, turn: Turn) -> bool:
-        return turn.intent in {"thanks", "goodbye", "greet", "deny"} and len(turn.plain) <= 8
+        return turn.intent in {"thanks", "goodbye", "greet"} and len(turn.plain) <= 8
 
     # -- inside a report -----------------------------------------------------------------
 
@@ -300,8 +307,11 @@ class Understanding:
             return [Command("clarify", value="already_posted")]
         if self._yes_no(turn) == "deny" and state.pending == "offer_intake":
             return [Command("small_talk", value="ok")]
-        if state.pending == "crisis_check" and self._yes_no(turn) == "deny":
-            return [Command("deny", value="crisis_check")]
+        if (state.pending == "crisis_check" or state.crisis_lead_id) and self._yes_no(
+            turn
+        ) == "deny":
+            if state.pending == "crisis_check" or self.policy.matches("safe_now", plain):
+                return [Command("deny", value="crisis_check")]
         if any(
             self.policy.matches(name, plain)
             for name in ("cancel_whole", "restart_whole", "back_whole")
@@ -312,20 +322,41 @@ class Understanding:
             and set(turn.reading.values) == {"place"}
             and len(plain) <= self.policy.thresholds["place_only_chars"] + len(_place_text(turn))
             and not question
+            and turn.first("policy") is None
         ):
             return slots
         describes = len(turn.reading.values) >= 2
-        if describes and not question:
+        hardship = bool(turn.needs) or describes or intent == "report_need"
+        pleads = self.policy.matches("plea", plain)
+        if (describes and not question) or (hardship and pleads and turn.first("policy") is None):
+            # "…这日子咋过,求求你们帮帮忙" asks for help, not for information.
             return [Command("start_report"), *slots]
         waiting_for_policy = state.pending == "which_policy"
         if self._is_policy_question(state, turn) or (
             waiting_for_policy and turn.first("policy") is not None
         ):
-            aspect = _aspect(turn) or (state.aspect if waiting_for_policy else None)
+            aspect = _aspect(turn)
+            said = any(
+                e.entity == "aspect" and e.extractor != "classifier" for e in turn.parse.entities
+            )
+            if waiting_for_policy and state.aspect and not said:
+                aspect = state.aspect  # "复核多久一次" → "哪一项?" → "低保"
             return [Command("answer_policy", policy=_str(turn.first("policy")), aspect=aspect)]
         follow_up = self._follow_up(state, turn)
         if follow_up is not None:
             return [Command("answer_policy", policy=state.policy, aspect=follow_up)]
+        if (
+            question
+            and self.policy.matches("assistance_words", plain)
+            and (
+                intent in {"greet", "thanks", "affirm", "deny", "inform", "out_of_scope"}
+                or turn.parse.fallback
+            )
+        ):
+            # "您好,请问残疾证咋办" or a question the classifier is unsure of, in our domain.
+            return [
+                Command("answer_policy", policy=_str(turn.first("policy")), aspect=_aspect(turn))
+            ]
         if turn.needs and question and intent in {"report_need", "ask_policy", "out_of_scope"}:
             # "孩子上大学学费交不起有什么救助?" is a question: answered with the policies
             # that may fit and an offer of the report, not a report started unasked.
@@ -383,13 +414,19 @@ class Understanding:
         """The aspect of a short follow-up ("申请条件呢") to the policy just discussed."""
         if state.policy is None or turn.first("policy") is not None:
             return None
-        if len(turn.plain) > self.policy.thresholds["follow_up_chars"]:
+        limit = self.policy.thresholds["follow_up_chars"]
+        if self.policy.matches("question", turn.norm):
+            limit = self.policy.thresholds["follow_up_question_chars"]
+        if len(turn.plain) > limit:
             return None
         if turn.intent in {"report_need", "crisis", "greet", "goodbye", "thanks"}:
             return None
         aspect = turn.first("aspect")
         if aspect is not None:
             return str(aspect)
+        if turn.context_aspect is None and self.policy.matches("question", turn.norm):
+            eligible = self.policy.matches("eligibility_question", turn.plain)
+            return "eligibility" if eligible else "overview"
         return turn.context_aspect
 
 

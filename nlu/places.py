@@ -179,7 +179,7 @@ class Place:
     end: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # one object per division: compared by identity
 class _Division:
     code: str
     name: str
@@ -323,7 +323,7 @@ def _is_cjk(char: str) -> bool:
 class PlaceFinder:
     """Finds the place a resident names in a message."""
 
-    __slots__ = ("_divisions", "_entries", "_fields", "_lengths", "_phrases")
+    __slots__ = ("_agreed", "_divisions", "_entries", "_fields", "_lengths", "_phrases")
 
     def __init__(
         self, divisions: dict[str, _Division], former: dict[str, tuple[str, ...]]
@@ -337,6 +337,9 @@ class PlaceFinder:
         self._divisions = divisions
         self._entries = _build_entries(divisions, former)
         self._fields = {code: self._names(d) for code, d in divisions.items()}
+        # what several candidates agree on, by candidates (a few hundred sets at most: the
+        # ambiguous names and the subsets that a neighbouring name narrows them to)
+        self._agreed: dict[tuple[_Division, ...], tuple[str | None, str | None, str | None]] = {}
         lengths: dict[str, set[int]] = {}
         for key in self._entries:
             if 2 <= len(key) <= _MAX_KEY:
@@ -457,9 +460,9 @@ class PlaceFinder:
     @staticmethod
     def _disambiguate(chains: Sequence[_Chain]) -> None:
         """Narrow an ambiguous name (朝阳区) by a place named elsewhere in the text."""
-        if all(len(c.divisions) == 1 for c in chains):
-            return
         anchors = {c.divisions[0] for c in chains if len(c.divisions) == 1}
+        if not anchors or len(anchors) == len(chains):
+            return
         codes = {a.code for a in anchors}
         cities = {a.city for a in anchors if a.city is not None}
         provinces = {a.province for a in anchors}
@@ -483,8 +486,12 @@ class PlaceFinder:
         """Province, city and district that all of ``divisions`` agree on."""
         if len(divisions) == 1:
             return self._fields[divisions[0].code]
-        province, city, district = zip(*(self._fields[d.code] for d in divisions), strict=True)
-        return _common(province), _common(city), _common(district)
+        agreed = self._agreed.get(divisions)
+        if agreed is None:
+            columns = zip(*(self._fields[d.code] for d in divisions), strict=True)
+            province, city, district = (_common(column) for column in columns)
+            agreed = self._agreed[divisions] = (province, city, district)
+        return agreed
 
     def _names(self, division: _Division) -> tuple[str | None, str | None, str | None]:
         province = self._divisions[division.province].name
