@@ -31,6 +31,11 @@ def _merge_needs(
     return merged
 
 
+def _partial(name: str, value: Any) -> bool:
+    """A household named in passing ("老伴住院了") still needs its size asked."""
+    return name == "household" and isinstance(value, dict) and value.get("size") is None
+
+
 class IntakeFlow:
     """Runs the self-report for the engine."""
 
@@ -194,7 +199,8 @@ class IntakeFlow:
         return [
             s
             for s in self.flow.slots
-            if s.name not in intake.slots and s.name not in intake.unknown
+            if (s.name not in intake.slots or _partial(s.name, intake.slots[s.name]))
+            and s.name not in intake.unknown
         ]
 
     def _current_slot(self, intake: IntakeState) -> Slot | None:

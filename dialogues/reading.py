@@ -24,7 +24,9 @@ _INCOME_CUES = re.compile(
 # Money spent, owed or needed is not income, even in a sentence about a month.
 _EXPENSE_CUES = re.compile(r"药费|医药费|住院|手术|房租|租金|学费|欠|花了?|要|差|交|付|债")
 _CORRECTION_WORDS = re.compile(r"不对|不是|说错|改成|更正")
-_NO_INCOME_ANYWHERE = re.compile(r"没有?(?:任何)?收入|没收入|零收入|没有进账")
+_NO_INCOME_ANYWHERE = re.compile(
+    r"没有?(?:任何)?收入|没收入|零收入|没有进账|没得收入|没啥收入|莫得收入|一分(?:钱)?(?:都|也)?没"
+)
 _NO_INCOME = re.compile(r"一分(?:钱)?都没有|^没有$|^没$|^无$|^零$|^0$")
 _RECEIVING_CUE = re.compile(r"(?:在|已经|正在|领|拿|吃|享受|有|办了|批了)[^,。,.!?]{0,4}$")
 _NONE = re.compile(r"^(?:没有|没|无|都没有|什么都没有|没有领|没领|没享受|一样都没有)")
@@ -36,7 +38,12 @@ _NAME_FULL = re.compile(
     r"(?:我叫|叫我|称呼我?)(?P<name>[\u4e00-\u9fff]{1,4}?)(?:[,。,. ]|$|吧|就行)"
 )
 _EXPLICIT_URGENCY = (
-    (re.compile(r"不急|不着急|不太急|不是很急"), "later"),
+    (
+        re.compile(
+            r"不急|不着急|不太急|不是很急|没那么着?急|不怎么急|没多急|不算急|还不急|倒不急"
+        ),
+        "later",
+    ),
     (re.compile(r"比较急|有点急|挺急"), "soon"),
     (re.compile(r"非常急|很急|特别急|十万火急|急死"), "urgent"),
 )
@@ -44,8 +51,11 @@ _URGENT = re.compile(r"非常急|很急|特别急|十万火急|马上|今天|明
 _SOON = re.compile(r"比较急|有点急|这个月|月底|下个月|挺急")
 _LATER = re.compile(r"不急|不着急|不太急|先了解|还好|还行|慢慢来|过得去")
 _SELF = re.compile(
-    r"我和|我跟|我与|我们俩|我俩|就我|我自己|我一个|本人|我今年|我都|我已经|我是|我有"
+    r"我和|我跟|我与|我们俩|我俩|就我(?![爸妈爹娘哥姐弟妹])|我自己|我一个|本人|我今年|我都|我已经|我是|"
+    r"我有|两口子|老两口|我们两个|我们俩口"
 )
+_ONLY_ONE = re.compile(r"(?:就|只有|只剩)[^,。]{0,4}一个")
+_FOR_SOMEONE = re.compile(r"(?:帮|替|给|为)(?:我|俺)(?!们|家里)")
 # Words that tell who lives together, outside the household question.
 _LIVES_WITH = re.compile(
     r"住|带着|带俩|带两|一起|我和|我跟|我们|一家|家里|俩人|两口子|娘俩|爷俩|祖孙"
@@ -151,6 +161,8 @@ def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | N
     _assign_conditions(members, mentions, conditions)
     size_value = parse.first("household_size")
     size = int(size_value) if isinstance(size_value, int) else None
+    if size is None and len(members) == 1 and _ONLY_ONE.search(text):
+        size = 1  # "家里就我妈一个人"
     if size is None and len(members) >= 2:
         size = len(members)
     if size is None and asked:
@@ -161,10 +173,11 @@ def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | N
         return None
     if size is None and all(m == _member("self") for m in members):
         return None  # "我是河北的" says who is writing, not who lives with them
-    if not asked and size is None and not _LIVES_WITH.search(text):
-        if not any(m["age"] is not None or m["conditions"] for m in members):
-            # "老公拿着菜刀追我", "我女儿要交学费": a person named, not a household told.
-            return None
+    told = _LIVES_WITH.search(text) or any(
+        m["age"] is not None or m["conditions"] for m in members
+    )
+    if not asked and size is None and not told:
+        return None  # "老公拿着菜刀追我", "我女儿要交学费": a person named, not a household told
     result: dict[str, Any] = {"answered": asked}
     if size is not None:
         result["size"] = size
@@ -201,6 +214,10 @@ def merge_household(
 
 
 def _with_alone_elderly(result: dict[str, Any]) -> dict[str, Any]:
+    for member in result.get("members", []):
+        age = member.get("age")
+        if age is not None and age < 18 and "minor" not in member["conditions"]:
+            member["conditions"].append("minor")
     if result.get("size") == 1:
         for member in result.get("members", []):
             age = member.get("age")
@@ -233,7 +250,7 @@ def _members(
         relation = str(entity.value)
         # The same word names the same person ("我爸…我爸八十二岁"); 儿子 and 女儿 are two.
         surface = text[entity.start : entity.end].lstrip("我俺")
-        count = 1
+        count = 2 if surface[:1] in {"俩", "两"} else 1  # 俩娃, 两个娃
         counted = _COUNTED.search(text[max(0, entity.start - 3) : entity.start])
         if counted and relation != "self":
             count = min(parse_number(counted.group("n")) or 1, 6)
@@ -245,7 +262,9 @@ def _members(
             members.append(_member(relation))
             surfaces[len(members) - 1] = (relation, surface)
             mentions.append((entity.start, len(members) - 1))
-    speaks_of_self = any(
+    # "帮我爸问一下,他一个人住": the writer asks for someone else and is not a member.
+    for_someone = bool(_FOR_SOMEONE.search(text[:10])) and not _SELF.search(text)
+    speaks_of_self = not for_someone and any(
         not any(start <= m.start() < end for start, end in taken) for m in _I.finditer(text)
     )
     # Answering "who lives with you?", a resident who says 我 is one of them.

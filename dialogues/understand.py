@@ -65,6 +65,7 @@ _WORD_LISTS = (
     "skip_whole",
     "correction",
     "start",
+    "start_statement",
     "start_whole",
     "question",
     "vent",
@@ -167,9 +168,21 @@ class Understanding:
             turn.intent == "crisis"
             and turn.confidence >= self.policy.thresholds["crisis_suspected"]
         )
+        if suspected and self._only_a_place(turn):
+            return []  # "我在贵州毕节": where they are, not a danger
         if suspected and not self._answers_report(state, turn) and not recent:
             return [Command("crisis", certainty="suspected", danger="default")]
         return []
+
+    def _only_a_place(self, turn: Turn) -> bool:
+        """A short message that says where the resident is, and little else."""
+        limit = self.policy.thresholds["place_only_chars"] + len(_place_text(turn))
+        return (
+            turn.place is not None
+            and set(turn.reading.values) == {"place"}
+            and len(turn.plain) <= limit
+            and turn.first("policy") is None
+        )
 
     def _is_pleasantry(self, turn: Turn) -> bool:
         return turn.intent in {"thanks", "goodbye", "greet"} and len(turn.plain) <= 8
@@ -296,8 +309,11 @@ class Understanding:
         if turn.payload and intent in {"report_need", "start_intake"}:
             return [Command("start_report")]
         wants_report = intent == "start_intake" or self.policy.matches("start_whole", plain)
-        if not wants_report and not question:
-            wants_report = self.policy.matches("start", plain)
+        if not wants_report:
+            # "想登记看看吧?" still asks to register: the words say so, question or not.
+            wants_report = self.policy.matches("start", plain) or (
+                not question and self.policy.matches("start_statement", plain)
+            )
         if wants_report or (state.pending == "offer_intake" and self._yes_no(turn) == "affirm"):
             return [Command("start_report"), *slots]
         if in_crisis:
@@ -307,23 +323,17 @@ class Understanding:
             return [Command("clarify", value="already_posted")]
         if self._yes_no(turn) == "deny" and state.pending == "offer_intake":
             return [Command("small_talk", value="ok")]
-        if (state.pending == "crisis_check" or state.crisis_lead_id) and self._yes_no(
-            turn
-        ) == "deny":
-            if state.pending == "crisis_check" or self.policy.matches("safe_now", plain):
-                return [Command("deny", value="crisis_check")]
+        cleared = state.pending == "crisis_check" or (
+            state.crisis_lead_id is not None and self.policy.matches("safe_now", plain)
+        )
+        if cleared and self._yes_no(turn) == "deny":
+            return [Command("deny", value="crisis_check")]
         if any(
             self.policy.matches(name, plain)
             for name in ("cancel_whole", "restart_whole", "back_whole")
         ):
             return [Command("clarify", value="no_report")]
-        if (
-            turn.place is not None
-            and set(turn.reading.values) == {"place"}
-            and len(plain) <= self.policy.thresholds["place_only_chars"] + len(_place_text(turn))
-            and not question
-            and turn.first("policy") is None
-        ):
+        if self._only_a_place(turn) and not question:
             return slots
         describes = len(turn.reading.values) >= 2
         hardship = bool(turn.needs) or describes or intent == "report_need"

@@ -152,6 +152,9 @@ def _merge(session: AsyncSession, lead: Lead, draft: LeadDraft, now: datetime) -
         data[key] = list(dict.fromkeys([*data.get(key, []), *fresh[key]]))
     if draft.consent.get("caseworker"):
         data["consent"] = draft.consent
+    if draft.life_protection and draft.idempotency_key == lead.idempotency_key:
+        # A crisis lead's summary is rewritten with every follow-up the resident sends.
+        data["summary"] = fresh["summary"]
     lead.data = data
     if lead.phone is None and draft.contact.get("phone"):
         lead.phone = draft.contact["phone"]

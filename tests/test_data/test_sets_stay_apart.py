@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from dialogues.commands import KINDS
+from knowledge.loader import load_knowledge
 from nlu.normalize import normalize
 from nlu.training_data import load
 
@@ -43,6 +44,24 @@ def key(text: str) -> str:
     )
 
 
+def place_names() -> list[str]:
+    """The knowledge base's districts and streets, longest first (as keys)."""
+    names = {key(surface) for surface, _, _ in load_knowledge().district_terms()}
+    return sorted((n for n in names if n), key=len, reverse=True)
+
+
+def only_place_names(text: str, places: list[str]) -> bool:
+    """True if ``text`` is nothing but district and street names of the knowledge base.
+
+    The knowledge base lists every street it serves, and the intake's example names one: a
+    held-out answer such as 「潍坊新村街道」 is found there because it is a place, not a leak.
+    """
+    rest = key(text)
+    for place in places:
+        rest = rest.replace(place, "")
+    return not rest
+
+
 def read_yaml(path: Path) -> list[dict[str, Any]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(data, list) and data, f"{path} should hold a non-empty list"
@@ -68,6 +87,9 @@ def test_the_sets_are_read() -> None:
     assert len(BUILT_FROM) > 10, BUILT_FROM
     assert key("我想登記一下, 申請救助!") == "我想登记一下申请救助"
     assert key("OK 好的。") == "ok好的"
+    places = place_names()
+    assert only_place_names("長寧區 新華路街道", places)
+    assert not only_place_names("我住长宁区新华路街道,老伴住院了", places)
 
 
 def test_held_out_texts_are_not_training_examples() -> None:
@@ -86,10 +108,11 @@ def test_held_out_texts_are_not_training_examples() -> None:
 
 def test_held_out_texts_are_not_in_dialogue_or_knowledge_files() -> None:
     files = {path: key(path.read_text(encoding="utf-8")) for path in BUILT_FROM}
+    places = place_names()
     leaks = [
         f"{where} {text!r} appears in {path.relative_to(ROOT)}"
         for where, text in held_out_texts()
-        if len(key(text)) >= MIN_SUBSTRING_CHARS
+        if len(key(text)) >= MIN_SUBSTRING_CHARS and not only_place_names(text, places)
         for path, content in files.items()
         if key(text) in content
     ]
