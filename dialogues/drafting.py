@@ -130,7 +130,9 @@ class LeadDrafter:
         if name == "household":
             return describe_household(content.labels, value, content.label)
         if name == "income":
-            return fill(labels["yuan"], {"n": value})
+            return (
+                fill(labels["yuan"], {"n": value}) if value is not None else str(labels["unknown"])
+            )
         if name == "assistance":
             names = [self._policy_name(p) for p in value]
             return "、".join(names) if names else str(labels["none"])

@@ -31,9 +31,12 @@ def _merge_needs(
     return merged
 
 
+_KEPT_ONCE_ANSWERED = frozenset({"income", "assistance", "urgency", "phone", "place"})
+
+
 def _partial(name: str, value: Any) -> bool:
     """A household named in passing ("老伴住院了") still needs its size asked."""
-    return name == "household" and isinstance(value, dict) and value.get("size") is None
+    return name == "household" and isinstance(value, dict) and not value.get("stated")
 
 
 class IntakeFlow:
@@ -150,15 +153,26 @@ class IntakeFlow:
                 continue
             replace = command.kind == "correct_slot"
             value: Any = command.value
+            if (
+                name in _KEPT_ONCE_ANSWERED
+                and name in intake.answered
+                and not replace
+                and intake.asked != name
+            ):
+                # Said in answer to its own question, a slot changes only when corrected:
+                # "还有受灾的补助" in the needs answer is not an answer about assistance.
+                continue
+            if intake.asked == name and name not in intake.answered:
+                intake.answered.append(name)
             if name == "name":
                 intake.slots["name"] = value
                 continue
             if name == "household":
                 value = merge_household(intake.slots.get("household"), value, replace=replace)
             elif name == "needs" and not replace:
-                if not (starting or intake.asked == "needs" or "needs" in intake.slots):
-                    # A need mentioned in passing ("我失业了" while describing the household)
-                    # is kept, but the needs question is still asked.
+                if not (intake.asked == "needs" or "needs" in intake.slots):
+                    # A need told in passing or in the first message is kept, and the needs
+                    # question is still asked: people name their most pressing need there.
                     intake.slots[SEEN_NEEDS] = _merge_needs(intake.slots.get(SEEN_NEEDS), value)
                     continue
                 value = _merge_needs(

@@ -25,11 +25,17 @@ _INCOME_CUES = re.compile(
 _EXPENSE_CUES = re.compile(r"药费|医药费|住院|手术|房租|租金|学费|欠|花了?|要|差|交|付|债")
 _CORRECTION_WORDS = re.compile(r"不对|不是|说错|改成|更正")
 _NO_INCOME_ANYWHERE = re.compile(
-    r"没有?(?:任何)?收入|没收入|零收入|没有进账|没得收入|没啥收入|莫得收入|一分(?:钱)?(?:都|也)?没"
+    r"没有?(?:任何)?收入|没收入|零收入|没有进账|没得收入|没啥收入|莫得收入|一分(?:钱)?(?:都|也)?没|"
+    r"收入(?:都|也)?没有|一点收入都没"
 )
 _NO_INCOME = re.compile(r"一分(?:钱)?都没有|^没有$|^没$|^无$|^零$|^0$")
 _RECEIVING_CUE = re.compile(r"(?:在|已经|正在|领|拿|吃|享受|有|办了|批了)[^,。,.!?]{0,4}$")
-_NONE = re.compile(r"^(?:没有|没|无|都没有|什么都没有|没有领|没领|没享受|一样都没有)")
+# "有没有助学的政策", "还有受灾的补助": asking about it or wanting it, not receiving it.
+_NOT_RECEIVING_CUE = re.compile(r"(?:有没有|有无|还有|想|要|申请|问问?|了解)[^,。,.!?]{0,3}$")
+_NONE = re.compile(
+    r"^(?:没有|没|无|都没有|什么都没有|啥也没有|啥都没有|什么也没有|一样也没有|没有领|没领|没享受|"
+    r"一样都没有|莫得|么得|没得)"
+)
 _YES_ONLY = re.compile(r"^(?:有|有的|领了|在领)$")
 _NAME = re.compile(
     r"(?:我姓|姓)(?P<surname>[\u4e00-\u9fff])(?P<suffix>阿姨|大爷|大妈|先生|女士|师傅)?"
@@ -54,6 +60,42 @@ _SELF = re.compile(
     r"我和|我跟|我与|我们俩|我俩|就我(?![爸妈爹娘哥姐弟妹])|我自己|我一个|本人|我今年|我都|我已经|我是|"
     r"我有|两口子|老两口|我们两个|我们俩口"
 )
+# Words for the same person, so that a second mention is not a second member.
+_SAME_PERSON = {
+    "爸爸": "爸",
+    "老爸": "爸",
+    "父亲": "爸",
+    "老父亲": "爸",
+    "爹": "爸",
+    "老爹": "爸",
+    "老汉儿": "爸",
+    "妈妈": "妈",
+    "老妈": "妈",
+    "母亲": "妈",
+    "老母亲": "妈",
+    "娘": "妈",
+    "老娘": "妈",
+    "老伴儿": "老伴",
+}
+# Words that name two people at once.
+_PAIRS = {
+    "爷爷奶奶": ("爷爷", "奶奶"),
+    "外公外婆": ("外公", "外婆"),
+    "姥姥姥爷": ("姥姥", "姥爷"),
+    "爸妈": ("爸", "妈"),
+    "父母": ("爸", "妈"),
+    "公婆": ("公公", "婆婆"),
+}
+_SIZE_FIRST = re.compile(
+    rf"^\s*(?:家里|一共|总共|我们)?\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)(?!月|岁|年)"
+)
+_NOT_GRANTED = re.compile(
+    r"没批|没通过|没批下来|没下来|被拒|不给批|不批|取消了|停了|停发|没有了|不给办"
+)
+_NOW_NONE = re.compile(r"现在没有|目前没有|现在没领|没在领|都没领")
+_THIRD_PERSON = re.compile(r"[他她]")
+# The person a message speaks of without naming the relation; resolved on merging.
+_SOMEONE = "someone"
 _ONLY_ONE = re.compile(r"(?:就|只有|只剩)[^,。]{0,4}一个")
 _FOR_SOMEONE = re.compile(r"(?:帮|替|给|为)(?:我|俺)(?!们|家里)")
 # Words that tell who lives together, outside the household question.
@@ -64,7 +106,7 @@ _ALL = re.compile(r"都|俩人|两人都|我们")
 _I = re.compile(r"[我俺](?![们们家])")
 # Someone who died or left is not in the household ("老伴前年走了", "老婆跑了").
 _DECEASED = re.compile(
-    r"[^,。,.]{0,4}(?:走了|走脱了|去世|过世|不在了|没了|病故|离世|跑了|离家出走|离婚了|改嫁)"
+    r"[^,。,.]{0,4}(?:走了|走脱了|走得早|走的早|去世|过世|不在了|没了|病故|离世|跑了|离家出走|离婚了|改嫁)"
 )
 # "我45、老公47、儿子18": a bare number right after a person is that person's age.
 _AGE_AFTER_PERSON = re.compile(
@@ -107,6 +149,9 @@ def read_message(
     assistance = _assistance(parse, text, asked == "assistance")
     if assistance is not None:
         reading.values["assistance"] = assistance
+        if asked == "income" and income is None and assistance:
+            # "就特困供养金": lives on a benefit of an amount not said.
+            reading.values["income"] = None
     needs = _needs(parse, text, rules, asked == "needs")
     if needs:
         reading.values["needs"] = needs
@@ -155,20 +200,27 @@ def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | N
         ]
     conditions = [e for e in parse.entities if e.entity == "condition"]
     if not members and (ages or conditions):
-        members.append(_member("self"))
+        # "他一个人 五十 精神分裂": the person spoken of, named earlier; else the writer.
+        about_other = _THIRD_PERSON.search(text) and not _I.search(text)
+        members.append(_member(_SOMEONE if about_other else "self"))
         mentions.append((0, 0))
     _assign_ages(members, mentions, ages, text)
     _assign_conditions(members, mentions, conditions)
-    size_value = parse.first("household_size")
-    size = int(size_value) if isinstance(size_value, int) else None
+    sizes = [int(v) for v in parse.values("household_size") if isinstance(v, int)]
+    # "三口人…不对,是四个人": the last size said is the one meant.
+    size = (sizes[-1] if _CORRECTION_WORDS.search(text) else sizes[0]) if sizes else None
     if size is None and len(members) == 1 and _ONLY_ONE.search(text):
         size = 1  # "家里就我妈一个人"
+    if size is None and asked:
+        number = _SIZE_FIRST.match(text)
+        if number and (n := parse_number(number.group("n"))) and 0 < n <= 20:
+            size = n  # "五个 我 婆娘 两个娃": the number that opens the answer
+        elif (number := re.search(rf"(?P<n>{NUMBER_PATTERN})", text)) and len(text) <= 6:
+            n = parse_number(number.group("n"))
+            size = n if n is not None and 0 < n <= 20 else None
+    stated = size is not None
     if size is None and len(members) >= 2:
         size = len(members)
-    if size is None and asked:
-        number = re.search(rf"(?P<n>{NUMBER_PATTERN})", text)
-        if number and (n := parse_number(number.group("n"))) and 0 < n <= 20 and len(text) <= 6:
-            size = n
     if size is None and not members:
         return None
     if size is None and all(m == _member("self") for m in members):
@@ -178,7 +230,7 @@ def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | N
     )
     if not asked and size is None and not told:
         return None  # "老公拿着菜刀追我", "我女儿要交学费": a person named, not a household told
-    result: dict[str, Any] = {"answered": asked}
+    result: dict[str, Any] = {"answered": asked, "stated": stated or asked}
     if size is not None:
         result["size"] = size
     if members:
@@ -195,7 +247,12 @@ def merge_household(
     more people, replaces the members; otherwise people named again are updated, not doubled.
     """
     result: dict[str, Any] = {k: v for k, v in (known or {}).items() if k != "answered"}
+    result["stated"] = bool(result.get("stated") or new.get("stated"))
     members = new.get("members")
+    if members and result.get("members"):
+        members = _carry_over(result["members"], members)
+    elif members:
+        members = [dict(m, relation="other") if m["relation"] == _SOMEONE else m for m in members]
     if replace:
         # A correction replaces what it names: "是三个人" keeps the people, changes the size.
         if new.get("size") is not None:
@@ -205,12 +262,40 @@ def merge_household(
         if members:
             result["members"] = members
         return _with_alone_elderly(result)
-    if new.get("size") is not None:
+    settled = result.get("settled") and not new.get("answered")
+    result["settled"] = bool(result.get("settled") or new.get("answered"))
+    if (
+        new.get("size") is not None
+        and not settled
+        and (new.get("stated") or result.get("size") is None)
+    ):
+        # A size counted from people named in passing never overrides one that was said.
         result["size"] = new["size"]
     if members:
         whole = new.get("answered") and len(members) >= 2
         result["members"] = members if whole else _merge_members(result.get("members"), members)
     return _with_alone_elderly(result)
+
+
+def _carry_over(known: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ages and conditions said earlier stay with the same person in a fuller answer."""
+    unused = list(known)
+    result = []
+    for member in new:
+        if member["relation"] == _SOMEONE:
+            # "他" is the one person named before, if there is exactly one.
+            member = dict(member, relation=known[0]["relation"] if len(known) == 1 else "other")
+        same = next((m for m in unused if m["relation"] == member["relation"]), None)
+        member = dict(member, conditions=list(member.get("conditions", [])))
+        if same is not None:
+            unused.remove(same)
+            if member.get("age") is None:
+                member["age"] = same.get("age")
+            member["conditions"] += [
+                c for c in same["conditions"] if c not in member["conditions"]
+            ]
+        result.append(member)
+    return result
 
 
 def _with_alone_elderly(result: dict[str, Any]) -> dict[str, Any]:
@@ -250,7 +335,18 @@ def _members(
         relation = str(entity.value)
         # The same word names the same person ("我爸…我爸八十二岁"); 儿子 and 女儿 are two.
         surface = text[entity.start : entity.end].lstrip("我俺")
+        surface = _SAME_PERSON.get(surface, surface)
         count = 2 if surface[:1] in {"俩", "两"} else 1  # 俩娃, 两个娃
+        parts = _PAIRS.get(surface)
+        if parts is not None:
+            # "爷爷奶奶", "爸妈": two people, each named again later by their own word.
+            for part in parts:
+                if (relation, part) in surfaces.values():
+                    continue
+                members.append(_member(relation))
+                surfaces[len(members) - 1] = (relation, part)
+                mentions.append((entity.start, len(members) - 1))
+            continue
         counted = _COUNTED.search(text[max(0, entity.start - 3) : entity.start])
         if counted and relation != "self":
             count = min(parse_number(counted.group("n")) or 1, 6)
@@ -373,12 +469,17 @@ def _assistance(parse: ParseResult, text: str, asked: bool) -> list[str] | None:
     for entity in parse.entities:
         if entity.entity == "policy":
             window = text[max(0, entity.start - 6) : entity.start]
-            if asked or _RECEIVING_CUE.search(window):
+            if _NOT_RECEIVING_CUE.search(window):
+                continue
+            lives_on = text[entity.end : entity.end + 1] in {"金", "钱", "费"}  # 特困供养金
+            if asked or lives_on or _RECEIVING_CUE.search(window):
                 receiving.append(str(entity.value))
+    if receiving and _NOT_GRANTED.search(text):
+        return []  # "申请过低保没批,现在没有"
     if receiving:
         return list(dict.fromkeys(receiving))
     stripped = re.sub(r"[\s,。.!!?]+", "", text)
-    if asked and _NONE.search(stripped):
+    if asked and (_NONE.search(stripped) or _NOT_GRANTED.search(text) or _NOW_NONE.search(text)):
         return []
     if asked and _YES_ONLY.match(stripped):
         return ["other"]

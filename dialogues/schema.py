@@ -37,6 +37,7 @@ class IntakeState:
     history: list[dict[str, Any]] = field(default_factory=list)
     stage: str = "collect"  # collect | confirm | fix | consent_caseworker | consent_charity
     texts: list[str] = field(default_factory=list)
+    answered: list[str] = field(default_factory=list)  # slots answered to their own question
 
     def snapshot(self) -> dict[str, Any]:
         """What ``返回上一步`` restores."""

@@ -336,9 +336,20 @@ class Understanding:
         if self._only_a_place(turn) and not question:
             return slots
         describes = len(turn.reading.values) >= 2
-        hardship = bool(turn.needs) or describes or intent == "report_need"
+        household = turn.reading.values.get("household") or {}
+        hardship = (
+            bool(turn.needs)
+            or describes
+            or intent == "report_need"
+            or turn.first("condition") is not None
+            or any(m.get("conditions") for m in household.get("members") or [])
+        )
         pleads = self.policy.matches("plea", plain)
-        if (describes and not question) or (hardship and pleads and turn.first("policy") is None):
+        asks_aspect = any(
+            e.entity == "aspect" and e.extractor != "classifier" for e in turn.parse.entities
+        )
+        told = bool(household.get("size")) and hardship and not question
+        if (describes and not question) or (hardship and pleads and not asks_aspect) or told:
             # "…这日子咋过,求求你们帮帮忙" asks for help, not for information.
             return [Command("start_report"), *slots]
         waiting_for_policy = state.pending == "which_policy"
