@@ -71,7 +71,10 @@ class LeadDrafter:
             # The contract's shape; outside the regions we serve, the most specific level
             # named stands for the district, and the whole place is in the summary.
             region={
-                "district": place.get("district") or place.get("city") or state.district,
+                "district": place.get("region_district")
+                or place.get("district")
+                or place.get("city")
+                or state.district,
                 "street": place.get("street") or state.street,
             },
             # A report's phone is the one the resident left in it (and did not take back);

@@ -306,10 +306,11 @@ class Engine:
         if place is None:
             return
         if turn.region_id is not None:
-            if place["district"] != state.district:
+            district = place.get("region_district") or place["district"]
+            if district != state.district:
                 state.street = None  # a street of the old district is not in the new one
             state.region_id = turn.region_id
-            state.district = place["district"]
+            state.district = district
             state.street = place.get("street") or state.street
         else:
             state.region_id = None

@@ -24,6 +24,7 @@ from nlu.schema import Entity, IntentScore, ParseResult
 MAX_MESSAGE_CHARS = 2000
 _PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]+)(?P<entities>\{.*\})?$", re.S)
 _PUNCT = re.compile(r"[\s,。.!!??~、;;::\"'“”…()()]+")
+_NEGATION = re.compile(r"不是|不对|错了|改成|搬到|搬去")
 _STEPS = frozenset({"confirm", "consent_caseworker", "consent_charity"})
 
 
@@ -105,6 +106,7 @@ class TurnReader:
         self.rules = rules
         self.content = content
         self.places = places or PlaceFinder.load()
+        self._areas: dict[str, dict[str, str]] = {}
 
     def read(self, text: str, state: ConversationState) -> Turn:
         """Read one (already storable, non-empty) message in the conversation's context."""
@@ -182,28 +184,36 @@ class TurnReader:
         return False
 
     def _place(self, parse: ParseResult, norm: str) -> tuple[dict[str, str] | None, str | None]:
-        """Where the message places the resident: a known region first, else anywhere in China."""
-        district = parse.first("district")
-        street = parse.first("street")
-        known = self.kb.place(str(district) if district else None, str(street) if street else None)
+        """Where the message places the resident: a known region first, else anywhere in China.
+
+        ``district`` is the most specific county-level name said; ``region_district`` is the
+        knowledge base's district (for 山东 its city) that decides who helps.
+        """
+        # "不是长宁,是浦东新区": of two places in a correction, the last one is meant.
+        last = bool(_NEGATION.search(norm))
+        district = _pick(parse.values("district"), last)
+        street = _pick(parse.values("street"), last)
+        known = self.kb.place(district, street)
         found = self.places.find(norm)
+        if known is None and found is not None:
+            for name in (found.district, found.city):
+                known = self.kb.place(name) if name else None
+                if known is not None:
+                    break
         if known is not None:
-            place = {"district": known.district, "street": known.street or ""}
-            if found is not None and found.district == known.district:
-                place.update(province=found.province or "", city=found.city or "")
+            area = self._area(known.district)
+            county = known.district
+            if found is not None and found.district and found.city == area.get("city"):
+                county = found.district  # 兰山区 in 临沂市: more precise than the region's name
+            place = {
+                **area,
+                "district": county,
+                "street": known.street or (found.street if found else None) or "",
+                "region_district": known.district,
+            }
             return place, known.region.id
         if found is None:
             return None, None
-        for name in (found.district, found.city):
-            resolved = self.kb.place(name) if name else None
-            if resolved is not None:
-                place = {
-                    "province": found.province or "",
-                    "city": found.city or "",
-                    "district": resolved.district,
-                    "street": found.street or "",
-                }
-                return place, resolved.region.id
         place = {
             "province": found.province or "",
             "city": found.city or "",
@@ -212,11 +222,29 @@ class TurnReader:
         }
         return place, None
 
+    def _area(self, district: str) -> dict[str, str]:
+        """Province and city of a knowledge-base district, from the division data."""
+        area = self._areas.get(district)
+        if area is None:
+            found = self.places.find(district)
+            area = {
+                "province": (found.province if found else None) or "",
+                "city": (found.city if found else None) or "",
+            }
+            self._areas[district] = area
+        return area
+
     def _danger(self, norm: str) -> str | None:
         for kind in self.content.crisis_kinds:
             if kind.matches(norm):
                 return kind.name
         return None
+
+
+def _pick(values: list[str | int], last: bool) -> str | None:
+    if not values:
+        return None
+    return str(values[-1] if last else values[0])
 
 
 def place_name(place: dict[str, Any] | None) -> str:

@@ -65,6 +65,7 @@ EVERYDAY_PHRASES = (
     "万古长春", "长沙发", "三明治", "哈密瓜", "大理石", "北海道", "德州扑克", "平安顺利",
     "一路平安顺", "夸下海口", "海口夸", "黄石公园", "东躲西藏", "和田玉", "山南海北",
     "江西岸", "江北岸", "河北岸", "河南岸", "复合肥", "歌乐山", "长春花", "仁者乐山",
+    "天水泥", "一天水",
 )  # fmt: skip
 
 # Changes since cpca's snapshot (late 2016) that residents write today: old adcode → (current
