@@ -71,9 +71,11 @@ _WORD_LISTS = (
     "vent",
     "complaint_target",
     "plea",
+    "plea_strong",
     "assistance_words",
     "safe_now",
     "eligibility_question",
+    "joking",
 )
 _THRESHOLDS = (
     "crisis_suspected",
@@ -148,7 +150,7 @@ class Understanding:
             if turn.intent == "crisis":
                 return [Command("crisis", certainty="sure", danger="default")]
             return []
-        if turn.danger is not None:
+        if turn.danger is not None and not self.policy.matches("joking", turn.plain):
             return [Command("crisis", certainty="sure", danger=turn.danger)]
         if state.pending == "crisis_check" and self._yes_no(turn) == "affirm":
             return [Command("crisis", certainty="sure", danger="default")]
@@ -168,11 +170,17 @@ class Understanding:
             turn.intent == "crisis"
             and turn.confidence >= self.policy.thresholds["crisis_suspected"]
         )
-        if suspected and self._only_a_place(turn):
-            return []  # "我在贵州毕节": where they are, not a danger
+        if suspected and (self._only_a_place(turn) or self._domain_question(turn)):
+            return []  # "我在贵州毕节", "…像她那样的独居老人有啥补助": not a danger
         if suspected and not self._answers_report(state, turn) and not recent:
             return [Command("crisis", certainty="suspected", danger="default")]
         return []
+
+    def _domain_question(self, turn: Turn) -> bool:
+        """A question in the words of the assistance domain (补助, 低保, 申请 …)."""
+        return self.policy.matches("question", turn.norm) and self.policy.matches(
+            "assistance_words", turn.plain
+        )
 
     def _only_a_place(self, turn: Turn) -> bool:
         """A short message that says where the resident is, and little else."""
@@ -349,7 +357,13 @@ class Understanding:
             e.entity == "aspect" and e.extractor != "classifier" for e in turn.parse.entities
         )
         told = bool(household.get("size")) and hardship and not question
-        if (describes and not question) or (hardship and pleads and not asks_aspect) or told:
+        asks_about_policy = question and turn.first("policy") is not None
+        if (
+            (describes and not question)
+            or (hardship and pleads and not asks_aspect and not asks_about_policy)
+            or (hardship and self.policy.matches("plea_strong", plain) and not asks_aspect)
+            or told
+        ):
             # "…这日子咋过,求求你们帮帮忙" asks for help, not for information.
             return [Command("start_report"), *slots]
         waiting_for_policy = state.pending == "which_policy"
@@ -386,6 +400,11 @@ class Understanding:
             return [Command("start_report"), *slots]
         if intent == "check_status":
             return [Command("check_status")]
+        if self._domain_question(turn) and intent not in {"offer_help", "ask_human"}:
+            # Whatever the classifier says, a question about 补助/低保/申请 gets an answer.
+            return [
+                Command("answer_policy", policy=_str(turn.first("policy")), aspect=_aspect(turn))
+            ]
         if intent in _SMALL_TALK:
             return [Command("small_talk", value=_SMALL_TALK[intent])]
         if intent == "ask_human":
@@ -421,6 +440,10 @@ class Understanding:
             return has_policy or has_aspect
         if turn.intent in {"greet", "thanks"} and has_policy:
             return True  # "您好,我想申请低保,请问条件是什么"
+        if has_policy and self.policy.matches("question", turn.norm) and turn.intent != "crisis":
+            # A story that ends in a question about a named policy asks about the policy
+            # ("…我这种情况能申请低保吗"), whatever the classifier makes of the story.
+            return True
         if turn.intent in {"report_need", "crisis", "check_status", "ask_human"}:
             return False
         if has_policy and self.policy.matches("question", turn.norm):
