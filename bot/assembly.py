@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
+from bot.rasa_nlu import RasaParser
 from bot.storage.common import Sessions
 from bot.storage.db import create_engine, migrate, sessionmaker
 from bot.storage.lead_sink import SqlLeadSink
@@ -66,9 +67,12 @@ class Assistant:
     db: AsyncEngine
     sessions: Sessions
     engine: Engine
+    rasa: RasaParser | None = None
 
     async def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (and the Rasa session)."""
+        if self.rasa is not None:
+            await self.rasa.close()
         await self.db.dispose()
 
 
@@ -82,6 +86,7 @@ async def open_assistant(settings: Settings, brain: Brain | None = None) -> Assi
     db = create_engine(settings.database_url)
     await migrate(db)
     sessions = sessionmaker(db)
+    rasa = RasaParser(settings.rasa_url, brain.nlu) if settings.rasa_url else None
     engine = Engine(
         brain.nlu,
         brain.kb,
@@ -89,5 +94,6 @@ async def open_assistant(settings: Settings, brain: Brain | None = None) -> Assi
         brain.content,
         SqlStateStore(db),
         SqlLeadSink(sessions),
+        remote=rasa,
     )
-    return Assistant(brain, db, sessions, engine)
+    return Assistant(brain, db, sessions, engine, rasa)

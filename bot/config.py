@@ -23,6 +23,7 @@ class Settings:
     telegram_api: str | None = None
     redis_url: str | None = None
     secret_key: str = "dev-only-secret"
+    rasa_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -44,6 +45,7 @@ class Settings:
             telegram_api=env.get("ZHAOREN_TELEGRAM_API") or None,
             redis_url=env.get("ZHAOREN_REDIS_URL") or None,
             secret_key=env.get("ZHAOREN_SECRET_KEY", "dev-only-secret"),
+            rasa_url=(env.get("ZHAOREN_RASA_URL") or "").rstrip("/") or None,
         )
 
     @property

@@ -26,7 +26,7 @@ from dialogues.ports import LeadSink, StateStore
 from dialogues.reading import merge_household
 from dialogues.schema import Button, ConversationState, Reply
 from dialogues.services import Services
-from dialogues.turn import NluReader, Turn, TurnReader, place_name
+from dialogues.turn import MAX_MESSAGE_CHARS, NluReader, RemoteParser, Turn, TurnReader, place_name
 from dialogues.understand import Understanding, load_policy
 from knowledge.base import KnowledgeBase
 from knowledge.rules import LeadRules
@@ -53,9 +53,15 @@ class Engine:
         leads: LeadSink,
         clock: Callable[[], float] = time.time,
         places: PlaceFinder | None = None,
+        remote: RemoteParser | None = None,
     ):
-        """Wire the engine to its knowledge, content and ports."""
+        """Wire the engine to its knowledge, content and ports.
+
+        ``remote``: a running Rasa server's ``/model/parse`` reads each message instead of
+        the built-in NLU (which still reads numbers, places and button payloads).
+        """
         self.nlu = nlu
+        self.remote = remote
         self.store = store
         self.services = Services(content, kb, rules, leads, clock)
         self.reader = TurnReader(nlu, kb, rules, content, places)
@@ -66,6 +72,8 @@ class Engine:
         # Weak: a lock lives exactly as long as a message holds or awaits it.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._states: OrderedDict[str, ConversationState] = OrderedDict()
+
+    max_chars = MAX_MESSAGE_CHARS
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -147,7 +155,10 @@ class Engine:
                 replies.append(self.services.flow_text("expired", state))
             else:
                 replies += self.intake.touch(state)
-        turn = self.reader.read(text, state)
+        parsed = None
+        if self.remote is not None and self.reader.payload(text) is None:
+            parsed = await self.remote.parse(text[: self.max_chars])
+        turn = self.reader.read(text, state, parsed)
         if turn.truncated:
             replies.append(self.services.say("utter_too_long", state))
         commands = self.understanding.understand(state, turn, now)

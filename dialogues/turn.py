@@ -41,6 +41,13 @@ class NluReader(Protocol):
         """A message-level entity (``aspect``) for a short follow-up, or None."""
 
 
+class RemoteParser(Protocol):
+    """An NLU reached over the network (a running Rasa server): read before the turn is."""
+
+    async def parse(self, text: str) -> ParseResult:
+        """Understand one message; never raises (falls back to the built-in NLU)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Turn:
     """One message, read once.
@@ -108,14 +115,17 @@ class TurnReader:
         self.places = places or PlaceFinder.load()
         self._areas: dict[str, dict[str, str]] = {}
 
-    def read(self, text: str, state: ConversationState) -> Turn:
-        """Read one (already storable, non-empty) message in the conversation's context."""
+    def read(self, text: str, state: ConversationState, parsed: ParseResult | None = None) -> Turn:
+        """Read one (already storable, non-empty) message in the conversation's context.
+
+        ``parsed``: the message as a remote NLU read it; a button payload is read here anyway.
+        """
         truncated = len(text) > MAX_MESSAGE_CHARS
         text = text[:MAX_MESSAGE_CHARS]
-        parse = self._parse(text)
+        parse = self.payload(text)
         payload = parse is not None
         if parse is None:
-            parse = self.nlu.parse(text)
+            parse = parsed if parsed is not None else self.nlu.parse(text)
         norm = normalize(text)
         intake = state.intake
         asked = intake.asked if intake is not None else None
@@ -153,7 +163,7 @@ class TurnReader:
 
     # -- parts -----------------------------------------------------------------------------
 
-    def _parse(self, text: str) -> ParseResult | None:
+    def payload(self, text: str) -> ParseResult | None:
         """A button payload (``/intent{"entity": "value"}``), or None for typed text."""
         match = _PAYLOAD.match(text.strip())
         if not match:
