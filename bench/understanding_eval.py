@@ -25,6 +25,7 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 UNDERSTANDING_SETS = {
     "heldout": DATA / "understanding" / "heldout.yml",
     "dev": DATA / "understanding" / "dev.yml",
+    "dev_crisis": DATA / "understanding" / "dev_crisis.yml",
 }
 REAL_QUESTIONS = DATA / "real_questions" / "questions.yml"
 SLOT_KEYS = (

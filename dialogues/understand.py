@@ -35,6 +35,14 @@ class Policy:
     overrides: dict[str, frozenset[str]]
     thresholds: dict[str, float]
     words: dict[str, tuple[re.Pattern[str], ...]]
+    topics: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    benefit: re.Pattern[str] | None = None
+
+    def topic_policy(self, text: str) -> str | None:
+        """The policy a benefit question is about by its topic ("残疾人有啥补贴" → canji)."""
+        if self.benefit is None or not self.benefit.search(text):
+            return None
+        return next((policy for policy, pattern in self.topics if pattern.search(text)), None)
 
     def matches(self, name: str, text: str) -> bool:
         """True when a word list matches ``text`` (whole lists: the whole of it)."""
@@ -123,7 +131,24 @@ def load_policy(path: Path = UNDERSTANDING_FILE) -> Policy:
             except re.error as exc:
                 raise FlowError(f"{path}: words.{key}[{index}]: {exc}") from exc
         words[key] = tuple(compiled)
-    return Policy(precedence, overrides, {k: float(thresholds[k]) for k in _THRESHOLDS}, words)
+    topics: list[tuple[str, re.Pattern[str]]] = []
+    for policy, pattern in (document.get("policy_topics") or {}).items():
+        try:
+            topics.append((str(policy), re.compile(str(pattern))))
+        except re.error as exc:
+            raise FlowError(f"{path}: policy_topics.{policy}: {exc}") from exc
+    try:
+        benefit = re.compile(str(document.get("benefit_words") or "$^"))
+    except re.error as exc:
+        raise FlowError(f"{path}: benefit_words: {exc}") from exc
+    return Policy(
+        precedence,
+        overrides,
+        {k: float(thresholds[k]) for k in _THRESHOLDS},
+        words,
+        tuple(topics),
+        benefit,
+    )
 
 
 class Understanding:
@@ -175,6 +200,15 @@ class Understanding:
         if suspected and not self._answers_report(state, turn) and not recent:
             return [Command("crisis", certainty="suspected", danger="default")]
         return []
+
+    def _policy_of(self, turn: Turn) -> str | None:
+        """The policy named, or the one a benefit question's topic points to."""
+        named = _policy_named(turn)
+        if named is not None:
+            return named
+        if not self.policy.matches("question", turn.norm):
+            return None
+        return self.policy.topic_policy(turn.plain)
 
     def _domain_question(self, turn: Turn) -> bool:
         """A question in the words of the assistance domain (补助, 低保, 申请 …)."""
@@ -234,9 +268,7 @@ class Understanding:
         if intake.asked and self.policy.matches("skip_whole", plain):
             return [Command("skip", slot=intake.asked)]
         if not answers_question and self._is_side_question(turn):
-            return [
-                Command("answer_policy", policy=_str(turn.first("policy")), aspect=_aspect(turn))
-            ]
+            return [Command("answer_policy", policy=self._policy_of(turn), aspect=_aspect(turn))]
         slots = self._slot_commands(state, turn, correcting=intake.stage == "fix")
         if slots:
             return slots
@@ -376,7 +408,7 @@ class Understanding:
             )
             if waiting_for_policy and state.aspect and not said:
                 aspect = state.aspect  # "复核多久一次" → "哪一项?" → "低保"
-            return [Command("answer_policy", policy=_str(turn.first("policy")), aspect=aspect)]
+            return [Command("answer_policy", policy=self._policy_of(turn), aspect=aspect)]
         follow_up = self._follow_up(state, turn)
         if follow_up is not None:
             return [Command("answer_policy", policy=state.policy, aspect=follow_up)]
@@ -389,12 +421,14 @@ class Understanding:
             )
         ):
             # "您好,请问残疾证咋办" or a question the classifier is unsure of, in our domain.
-            return [
-                Command("answer_policy", policy=_str(turn.first("policy")), aspect=_aspect(turn))
-            ]
+            return [Command("answer_policy", policy=self._policy_of(turn), aspect=_aspect(turn))]
         if turn.needs and question and intent in {"report_need", "ask_policy", "out_of_scope"}:
             # "孩子上大学学费交不起有什么救助?" is a question: answered with the policies
             # that may fit and an offer of the report, not a report started unasked.
+            topic = self._policy_of(turn)
+            if topic is not None:
+                # "住院费太贵有啥补助": the policy of that topic, answered with its source.
+                return [Command("answer_policy", policy=topic, aspect=_aspect(turn))]
             return [Command("answer_policy", value=turn.needs)]
         if intent == "report_need" or describes:
             return [Command("start_report"), *slots]
@@ -402,9 +436,7 @@ class Understanding:
             return [Command("check_status")]
         if self._domain_question(turn) and intent not in {"offer_help", "ask_human"}:
             # Whatever the classifier says, a question about 补助/低保/申请 gets an answer.
-            return [
-                Command("answer_policy", policy=_str(turn.first("policy")), aspect=_aspect(turn))
-            ]
+            return [Command("answer_policy", policy=self._policy_of(turn), aspect=_aspect(turn))]
         if intent in _SMALL_TALK:
             return [Command("small_talk", value=_SMALL_TALK[intent])]
         if intent == "ask_human":
@@ -434,7 +466,7 @@ class Understanding:
         return [Command("out_of_scope")]
 
     def _is_policy_question(self, state: ConversationState, turn: Turn) -> bool:
-        has_policy = turn.first("policy") is not None
+        has_policy = self._policy_of(turn) is not None
         has_aspect = turn.first("aspect") is not None
         if turn.intent == "ask_policy":
             return has_policy or has_aspect
@@ -472,6 +504,10 @@ class Understanding:
             eligible = self.policy.matches("eligibility_question", turn.plain)
             return "eligibility" if eligible else "overview"
         return turn.context_aspect
+
+
+def _policy_named(turn: Turn) -> str | None:
+    return _str(turn.first("policy"))
 
 
 def _str(value: object) -> str | None:

@@ -69,7 +69,8 @@ def read_yaml(path: Path) -> list[dict[str, Any]]:
 
 
 HELDOUT = read_yaml(HELDOUT_FILE)
-DEV = read_yaml(DEV_FILE)
+DEV_CRISIS_FILE = UNDERSTANDING / "dev_crisis.yml"
+DEV = read_yaml(DEV_FILE) + read_yaml(DEV_CRISIS_FILE)
 REAL_QUESTIONS = read_yaml(REAL_QUESTIONS_FILE)
 
 
@@ -138,7 +139,9 @@ def test_every_real_question_has_a_web_source() -> None:
     assert not missing, "real questions without an http source:\n" + "\n".join(missing)
 
 
-@pytest.mark.parametrize("path", [HELDOUT_FILE, DEV_FILE], ids=["heldout", "dev"])
+@pytest.mark.parametrize(
+    "path", [HELDOUT_FILE, DEV_FILE, DEV_CRISIS_FILE], ids=["heldout", "dev", "dev_crisis"]
+)
 def test_understanding_sets_use_known_command_kinds(path: Path) -> None:
     unknown = [
         f"{case['id']}: {kind!r}"
