@@ -84,6 +84,9 @@ _WORD_LISTS = (
     "safe_now",
     "eligibility_question",
     "joking",
+    "reported",
+    "resolved",
+    "idioms",
 )
 _THRESHOLDS = (
     "crisis_suspected",
@@ -175,15 +178,17 @@ class Understanding:
             if turn.intent == "crisis":
                 return [Command("crisis", certainty="sure", danger="default")]
             return []
-        if turn.danger is not None and not self.policy.matches("joking", turn.plain):
-            return [Command("crisis", certainty="sure", danger=turn.danger)]
-        if state.pending == "crisis_check" and self._yes_no(turn) == "affirm":
-            return [Command("crisis", certainty="sure", danger="default")]
         recent = (
             state.crisis_lead_id is not None
             and state.crisis_at is not None
             and now - state.crisis_at < self.policy.thresholds["crisis_follow_up_minutes"] * 60
         )
+        if recent and self.policy.matches("safe_now", turn.plain):
+            return []  # "人找到了,虚惊一场": the danger is over (answered as a no below)
+        if turn.danger is not None and not self._not_about_now(turn):
+            return [Command("crisis", certainty="sure", danger=turn.danger)]
+        if state.pending == "crisis_check" and self._yes_no(turn) == "affirm":
+            return [Command("crisis", certainty="sure", danger="default")]
         adds_contact = turn.first("phone") is not None or turn.place is not None
         if state.crisis_lead_id is not None and adds_contact:
             return [Command("crisis", certainty="follow_up")]
@@ -195,7 +200,12 @@ class Understanding:
             turn.intent == "crisis"
             and turn.confidence >= self.policy.thresholds["crisis_suspected"]
         )
-        if suspected and (self._only_a_place(turn) or self._domain_question(turn)):
+        if suspected and (
+            self._only_a_place(turn)
+            or self._domain_question(turn)
+            or self._not_about_now(turn)
+            or self.policy.matches("idioms", turn.plain)
+        ):
             return []  # "我在贵州毕节", "…像她那样的独居老人有啥补助": not a danger
         if suspected and not self._answers_report(state, turn) and not recent:
             return [Command("crisis", certainty="suspected", danger="default")]
@@ -208,7 +218,16 @@ class Understanding:
             return named
         if not self.policy.matches("question", turn.norm):
             return None
+        if turn.needs and not _said_aspect(turn, specific=True):
+            # "学费交不起有什么救助?" gets the candidate policies, not one guessed by topic;
+            # "住院能报销多少" asks something specific of one policy.
+            return None
         return self.policy.topic_policy(turn.plain)
+
+    def _not_about_now(self, turn: Turn) -> bool:
+        """Danger words in a joke, a show or the news, or a danger that is over."""
+        plain = turn.plain
+        return any(self.policy.matches(name, plain) for name in ("joking", "reported", "resolved"))
 
     def _domain_question(self, turn: Turn) -> bool:
         """A question in the words of the assistance domain (补助, 低保, 申请 …)."""
@@ -363,10 +382,8 @@ class Understanding:
             return [Command("clarify", value="already_posted")]
         if self._yes_no(turn) == "deny" and state.pending == "offer_intake":
             return [Command("small_talk", value="ok")]
-        cleared = state.pending == "crisis_check" or (
-            state.crisis_lead_id is not None and self.policy.matches("safe_now", plain)
-        )
-        if cleared and self._yes_no(turn) == "deny":
+        safe = state.crisis_lead_id is not None and self.policy.matches("safe_now", plain)
+        if safe or (state.pending == "crisis_check" and self._yes_no(turn) == "deny"):
             return [Command("deny", value="crisis_check")]
         if any(
             self.policy.matches(name, plain)
@@ -385,9 +402,7 @@ class Understanding:
             or any(m.get("conditions") for m in household.get("members") or [])
         )
         pleads = self.policy.matches("plea", plain)
-        asks_aspect = any(
-            e.entity == "aspect" and e.extractor != "classifier" for e in turn.parse.entities
-        )
+        asks_aspect = _said_aspect(turn)
         told = bool(household.get("size")) and hardship and not question
         asks_about_policy = question and turn.first("policy") is not None
         if (
@@ -403,10 +418,7 @@ class Understanding:
             waiting_for_policy and turn.first("policy") is not None
         ):
             aspect = _aspect(turn)
-            said = any(
-                e.entity == "aspect" and e.extractor != "classifier" for e in turn.parse.entities
-            )
-            if waiting_for_policy and state.aspect and not said:
+            if waiting_for_policy and state.aspect and not _said_aspect(turn):
                 aspect = state.aspect  # "复核多久一次" → "哪一项?" → "低保"
             return [Command("answer_policy", policy=self._policy_of(turn), aspect=aspect)]
         follow_up = self._follow_up(state, turn)
@@ -425,10 +437,6 @@ class Understanding:
         if turn.needs and question and intent in {"report_need", "ask_policy", "out_of_scope"}:
             # "孩子上大学学费交不起有什么救助?" is a question: answered with the policies
             # that may fit and an offer of the report, not a report started unasked.
-            topic = self._policy_of(turn)
-            if topic is not None:
-                # "住院费太贵有啥补助": the policy of that topic, answered with its source.
-                return [Command("answer_policy", policy=topic, aspect=_aspect(turn))]
             return [Command("answer_policy", value=turn.needs)]
         if intent == "report_need" or describes:
             return [Command("start_report"), *slots]
@@ -466,8 +474,12 @@ class Understanding:
         return [Command("out_of_scope")]
 
     def _is_policy_question(self, state: ConversationState, turn: Turn) -> bool:
+        # A need in a question ("学费交不起有什么救助?") gets the candidate policies instead.
         has_policy = self._policy_of(turn) is not None
-        has_aspect = turn.first("aspect") is not None
+        # With a need in it, only an aspect in so many words makes it a policy question.
+        has_aspect = _said_aspect(turn, specific=bool(turn.needs)) or (
+            turn.first("aspect") is not None and not turn.needs
+        )
         if turn.intent == "ask_policy":
             return has_policy or has_aspect
         if turn.intent in {"greet", "thanks"} and has_policy:
@@ -504,6 +516,16 @@ class Understanding:
             eligible = self.policy.matches("eligibility_question", turn.plain)
             return "eligibility" if eligible else "overview"
         return turn.context_aspect
+
+
+def _said_aspect(turn: Turn, specific: bool = False) -> bool:
+    """An aspect in so many words; ``specific``: other than "what is there" (overview)."""
+    return any(
+        e.entity == "aspect"
+        and e.extractor != "classifier"
+        and not (specific and e.value == "overview")
+        for e in turn.parse.entities
+    )
 
 
 def _policy_named(turn: Turn) -> str | None:
