@@ -57,7 +57,8 @@ _URGENT = re.compile(r"非常急|很急|特别急|十万火急|马上|今天|明
 _SOON = re.compile(r"比较急|有点急|这个月|月底|下个月|挺急")
 _LATER = re.compile(r"不急|不着急|不太急|先了解|还好|还行|慢慢来|过得去")
 _SELF = re.compile(
-    r"我和|我跟|我与|我们俩|我俩|就我(?![爸妈爹娘哥姐弟妹])|我自己|我一个|本人|我今年|我都|我已经|我是|"
+    r"我和|我跟|我与|我们俩|我俩|就我(?![爸妈爹娘哥姐弟妹])|我自己|我一个|本人|我今年|我都|我已经|"
+    r"我是(?!替|帮|给|为)|"
     r"我有|两口子|老两口|我们两个|我们俩口"
 )
 # Words for the same person, so that a second mention is not a second member.
@@ -96,8 +97,12 @@ _NOW_NONE = re.compile(r"现在没有|目前没有|现在没领|没在领|都没
 _THIRD_PERSON = re.compile(r"[他她]")
 # The person a message speaks of without naming the relation; resolved on merging.
 _SOMEONE = "someone"
+_SIZE_TOTAL = re.compile(rf"(?:一共|总共|共|加起来)\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)")
 _ONLY_ONE = re.compile(r"(?:就|只有|只剩)[^,。]{0,4}一个")
-_FOR_SOMEONE = re.compile(r"(?:帮|替|给|为)(?:我|俺)(?!们|家里)")
+_FOR_SOMEONE = re.compile(
+    r"(?:帮|替|给|为)(?:我|俺)(?!们|家里)|(?:帮|替|给|为)(?:爸|妈|爹|娘|父母|爸妈|老人|奶奶|爷爷|"
+    r"姥姥|姥爷|外公|外婆|儿子|女儿|闺女|弟弟|妹妹|哥哥|姐姐|邻居)"
+)
 # Words that tell who lives together, outside the household question.
 _LIVES_WITH = re.compile(
     r"住|带着|带俩|带两|一起|我和|我跟|我们|一家|家里|俩人|两口子|娘俩|爷俩|祖孙"
@@ -218,7 +223,22 @@ def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | N
         elif (number := re.search(rf"(?P<n>{NUMBER_PATTERN})", text)) and len(text) <= 6:
             n = parse_number(number.group("n"))
             size = n if n is not None and 0 < n <= 20 else None
+    if size is None and (total := _SIZE_TOTAL.search(text)):
+        n = parse_number(total.group("n"))
+        size = n if n is not None and 0 < n <= 20 else None
+    if size == 2 and len(members) > 2 and re.search("两口子|老两口", text):
+        size = len(members)  # "两口子带俩娃": the couple and the children
     stated = size is not None
+    if (
+        asked
+        and size is not None
+        and len(members) < size
+        and not any(m["relation"] == "self" for m in members)
+        and not _FOR_SOMEONE.search(text[:10])
+    ):
+        # "四口人 老公尿毒症 两个娃": the writer is the one not named.
+        members.insert(0, _member("self"))
+        mentions[:] = [(pos, index + 1) for pos, index in mentions]
     if size is None and len(members) >= 2:
         size = len(members)
     if size is None and not members:
@@ -336,7 +356,8 @@ def _members(
         # The same word names the same person ("我爸…我爸八十二岁"); 儿子 and 女儿 are two.
         surface = text[entity.start : entity.end].lstrip("我俺")
         surface = _SAME_PERSON.get(surface, surface)
-        count = 2 if surface[:1] in {"俩", "两"} else 1  # 俩娃, 两个娃
+        # 俩娃, 两个娃; but 两口子 is one spouse (and the writer).
+        count = 2 if surface[:1] in {"俩", "两"} and relation != "spouse" else 1
         parts = _PAIRS.get(surface)
         if parts is not None:
             # "爷爷奶奶", "爸妈": two people, each named again later by their own word.

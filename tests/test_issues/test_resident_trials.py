@@ -228,7 +228,7 @@ def test_a_five_person_household_with_bare_ages(brain: Brain) -> None:
         ("spouse", 47),
         ("child", 18),
         ("child", 12),
-        ("other", 75),
+        ("parent", 75),  # in-laws live with the family as parents (issue 6)
     ]
     assert household["members"][1]["conditions"] == ["serious_illness"]
 
