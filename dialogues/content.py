@@ -174,6 +174,8 @@ class CrisisKind:
     unless: tuple[re.Pattern[str], ...] = ()
     label: str = ""  # what the caseworker reads first in the lead's summary
     need: str = "other"  # the lead's need category
+    # All patterns in one alternation: most messages match none, and one search says so.
+    any_pattern: re.Pattern[str] | None = None
 
     def matches(self, normalized: str) -> bool:
         """True when some danger pattern matches outside every harmless reading.
@@ -181,6 +183,8 @@ class CrisisKind:
         An ``unless`` match only cancels the danger words it overlaps, so "手机死了算了,
         我也不想活了" is still a crisis.
         """
+        if self.any_pattern is not None and self.any_pattern.search(normalized) is None:
+            return False
         harmless = [(m.start(), m.end()) for p in self.unless for m in p.finditer(normalized)]
         for pattern in self.patterns:
             for match in pattern.finditer(normalized):
@@ -306,14 +310,16 @@ def load_safety(
         unknown = sorted(set(raw) - {"patterns", "unless", "text", "label", "need"})
         if unknown:
             raise FlowError(f"{path}: kinds.{name}: unknown key {unknown[0]!r}")
+        patterns = _patterns(path, f"kinds.{name}.patterns", raw["patterns"])
         kinds.append(
             CrisisKind(
                 name,
-                _patterns(path, f"kinds.{name}.patterns", raw["patterns"]),
+                patterns,
                 str(raw["text"]),
                 _patterns(path, f"kinds.{name}.unless", raw.get("unless")),
                 str(raw.get("label") or name),
                 str(raw.get("need") or "other"),
+                re.compile("|".join(f"(?:{p.pattern})" for p in patterns)),
             )
         )
     texts = {}
