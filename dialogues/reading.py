@@ -97,7 +97,9 @@ _NOW_NONE = re.compile(r"现在没有|目前没有|现在没领|没在领|都没
 _THIRD_PERSON = re.compile(r"[他她]")
 # The person a message speaks of without naming the relation; resolved on merging.
 _SOMEONE = "someone"
-_SIZE_TOTAL = re.compile(rf"(?:一共|总共|共|加起来)\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)")
+_SIZE_TOTAL = re.compile(
+    rf"(?:一共|总共|共|加起来)\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)|(?P<m>{NUMBER_PATTERN})\s*个(?:人)?\s*$"
+)
 _ONLY_ONE = re.compile(r"(?:就|只有|只剩)[^,。]{0,4}一个")
 _FOR_SOMEONE = re.compile(
     r"(?:帮|替|给|为)(?:我|俺)(?!们|家里)|(?:帮|替|给|为)(?:爸|妈|爹|娘|父母|爸妈|老人|奶奶|爷爷|"
@@ -223,8 +225,8 @@ def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | N
         elif (number := re.search(rf"(?P<n>{NUMBER_PATTERN})", text)) and len(text) <= 6:
             n = parse_number(number.group("n"))
             size = n if n is not None and 0 < n <= 20 else None
-    if size is None and (total := _SIZE_TOTAL.search(text)):
-        n = parse_number(total.group("n"))
+    if size is None and asked and (total := _SIZE_TOTAL.search(text.strip(" ,。.!"))):
+        n = parse_number(total.group("n") or total.group("m"))
         size = n if n is not None and 0 < n <= 20 else None
     if size == 2 and len(members) > 2 and re.search("两口子|老两口", text):
         size = len(members)  # "两口子带俩娃": the couple and the children

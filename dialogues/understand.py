@@ -71,6 +71,10 @@ _WORD_LISTS = (
     "restart_whole",
     "back_whole",
     "skip_whole",
+    "cancel_in_report",
+    "restart_in_report",
+    "back_in_report",
+    "skip_start",
     "correction",
     "start",
     "start_statement",
@@ -97,6 +101,7 @@ _THRESHOLDS = (
     "place_only_chars",
     "follow_up_chars",
     "follow_up_question_chars",
+    "navigation_chars",
 )
 
 
@@ -254,12 +259,19 @@ class Understanding:
         intake = state.intake
         assert intake is not None
         plain = turn.plain
+        short = len(plain) <= self.policy.thresholds["navigation_chars"]
         if turn.intent == "cancel" or self.policy.matches("cancel_whole", plain):
             return [Command("cancel")]
-        if self.policy.matches("restart_whole", plain):
+        if self.policy.matches("restart_whole", plain) or (
+            short and self.policy.matches("restart_in_report", plain)
+        ):
             return [Command("restart")]
-        if self.policy.matches("back_whole", plain):
+        if self.policy.matches("back_whole", plain) or (
+            short and self.policy.matches("back_in_report", plain)
+        ):
             return [Command("back")]
+        if short and self.policy.matches("cancel_in_report", plain):
+            return [Command("cancel")]
         if turn.payload and turn.intent in {"report_need", "start_intake"}:
             return [Command("start_report")]
         answers_question = intake.asked is not None and intake.asked in turn.reading.values
@@ -284,7 +296,14 @@ class Understanding:
             if answer in {"affirm", "deny"}:
                 return [Command(answer, value=turn.first("step"))]
             return [Command("clarify", value="consent_again")]
-        if intake.asked and self.policy.matches("skip_whole", plain):
+        if (
+            intake.asked
+            and not answers_question
+            and (
+                self.policy.matches("skip_whole", plain)
+                or (short and self.policy.matches("skip_start", plain))
+            )
+        ):
             return [Command("skip", slot=intake.asked)]
         if not answers_question and self._is_side_question(turn):
             return [Command("answer_policy", policy=self._policy_of(turn), aspect=_aspect(turn))]
