@@ -26,7 +26,7 @@ _EXPENSE_CUES = re.compile(r"药费|医药费|住院|手术|房租|租金|学费
 _CORRECTION_WORDS = re.compile(r"不对|不是|说错|改成|更正")
 _NO_INCOME_ANYWHERE = re.compile(
     r"没有?(?:任何)?收入|没收入|零收入|没有进账|没得收入|没啥收入|莫得收入|一分(?:钱)?(?:都|也)?没|"
-    r"收入(?:都|也)?没有|一点收入都没"
+    r"收入(?:都|也)?(?:没有|莫得|没得)|一点收入都没|没进项|没有进项|没有收入来源"
 )
 _NO_INCOME = re.compile(r"一分(?:钱)?都没有|^没有$|^没$|^无$|^零$|^0$")
 _RECEIVING_CUE = re.compile(r"(?:在|已经|正在|领|拿|吃|享受|有|办了|批了)[^,。,.!?]{0,4}$")
@@ -100,6 +100,13 @@ _SOMEONE = "someone"
 _SIZE_TOTAL = re.compile(
     rf"(?:一共|总共|共|加起来)\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)|(?P<m>{NUMBER_PATTERN})\s*个(?:人)?\s*$"
 )
+# How an income amount is said: per year, day or week (else per month), a total, a bound.
+_YEARLY = re.compile(r"一年|每年|年收入|年薪|全年|一整年|年底|过年")
+_DAILY = re.compile(r"一天|每天|日薪|一日")
+_WEEKLY = re.compile(r"每周|一周|一星期|每星期|每礼拜|一礼拜")
+_DAYS_WORKED = re.compile(rf"(?:干|做|上|工作|出工)(?P<n>{NUMBER_PATTERN})\s*天")
+_TOTAL_CUE = re.compile(r"加起来|一共|总共|合计|总的|也就|差不多|算下来|统共")
+_BOUND_CUE = re.compile(r"不到|不超过|最多|顶多")
 _ONLY_ONE = re.compile(r"(?:就|只有|只剩)[^,。]{0,4}一个")
 _FOR_SOMEONE = re.compile(
     r"(?:帮|替|给|为)(?:我|俺)(?!们|家里)|(?:帮|替|给|为)(?:爸|妈|爹|娘|父母|爸妈|老人|奶奶|爷爷|"
@@ -463,28 +470,59 @@ def _assign_conditions(
 def _income(parse: ParseResult, text: str, asked: bool) -> int | None:
     if _NO_INCOME_ANYWHERE.search(text) or (asked and _NO_INCOME.search(text.strip(" ,。."))):
         return 0
-    year = "year" in parse.values("period")
-    amounts: list[int] = []
+    items: list[Entity] = []
     for entity in parse.entities:
         if entity.entity != "money" or not isinstance(entity.value, int):
             continue
         window = text[max(0, entity.start - 8) : entity.start]
         if _EXPENSE_CUES.search(window[-4:]):
             continue
-        if asked or _INCOME_CUES.search(window) or amounts:
-            amounts.append(entity.value)
-    if amounts:
-        # "我退休金两千八,老伴一千五": each person's income counts, unless it is a
-        # correction of the same amount ("两千,不对,三千").
-        total = amounts[-1] if _CORRECTION_WORDS.search(text) else sum(amounts)
-        return round(total / 12) if year else total
+        if asked or _INCOME_CUES.search(window) or items:
+            items.append(entity)
+    if items:
+        return _monthly_total(items, text)
     if asked and parse.first("household_size") is None:
         number = re.search(rf"(?P<n>{NUMBER_PATTERN})(?!\s*(?:口|个人|人|岁))", text)
         value = parse_number(number.group("n")) if number else None
         # A bare number below ten ("等一下") is not an income.
         if value is not None and value >= 10:
+            year = "year" in parse.values("period")
             return round(value / 12) if year else value
     return None
+
+
+def _monthly_total(items: list[Entity], text: str) -> int:
+    """Several amounts as one monthly income.
+
+    "我三千 她两千五 加起来五千五": a total said after the parts is the answer. "两千,不对,
+    三千": a correction keeps the last. "不到四千 三千八九": a bound gives way to a figure.
+    Each amount is read in its own period: "一个月两千 地租一年三千六" is 2000 + 300.
+    """
+    last = items[-1]
+    if len(items) > 1 and _TOTAL_CUE.search(text[max(0, last.start - 6) : last.start]):
+        return _per_month(last, text)
+    if _CORRECTION_WORDS.search(text):
+        return _per_month(last, text)
+    figures = [e for e in items if not _BOUND_CUE.search(text[max(0, e.start - 3) : e.start])]
+    if len(figures or items) == 1 and _YEARLY.search(text):
+        # One amount in a message about a year ("一年到头也就卖猪挣个一万二").
+        return round(int((figures or items)[0].value) / 12)
+    return sum(_per_month(e, text) for e in figures or items)
+
+
+def _per_month(entity: Entity, text: str) -> int:
+    value = int(entity.value)
+    before = text[max(0, entity.start - 6) : entity.start]
+    after = text[entity.end : entity.end + 4]
+    if _YEARLY.search(before) or _YEARLY.match(after.lstrip()):
+        return round(value / 12)
+    if _DAILY.search(before):
+        days = _DAYS_WORKED.search(text)
+        worked = parse_number(days.group("n")) if days else None
+        return value * (worked if worked and 0 < worked <= 31 else 22)
+    if _WEEKLY.search(before):
+        return round(value * 4.3)
+    return value
 
 
 def _assistance(parse: ParseResult, text: str, asked: bool) -> list[str] | None:

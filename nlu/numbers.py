@@ -8,13 +8,18 @@ import cn2an
 
 # Digits and Chinese numerals, optionally with a decimal part and a 万/千/k/w multiplier.
 NUMBER_PATTERN = (
-    r"(?:\d+(?:\.\d+)?(?:\s*[万千百kw])?|[零〇一二两三四五六七八九十百千万亿点几多]*[零〇一二两三四五六七八九十百千万亿]"
+    r"(?:\d+[万千]\d(?!\d)|\d+(?:\.\d+)?(?:\s*[万千百kw])?|"
+    r"[零〇一二两三四五六七八九十百千万亿点几多壹贰叁肆伍陆柒捌玖拾佰仟]*"
+    r"[零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟]"
     r"(?:[几多]?[十百千万]+)?)"
     r"(?:多|来|余|出头|左右|好几)?"
 )
+# Financial numerals on forms and receipts (贰仟伍佰元), read as everyday ones.
+_FINANCIAL = str.maketrans("壹贰叁肆伍陆柒捌玖拾佰仟", "一二三四五六七八九十百千")
+_DIGIT_UNIT_DIGIT = re.compile(r"^(\d+)([万千])(\d)$")  # 2千3 → 2300
 _APPROX_SUFFIX = re.compile(r"(多|来|余|出头|左右|好几)$")
 # 五六千, 七八百: a range of two neighbouring digits; residents mean "about the lower one".
-_RANGE = re.compile(r"^([一二三四五六七八九])([二三四五六七八九])(?=[十百千万])")
+_RANGE = re.compile(r"^([一二三四五六七八九])([二两三四五六七八九])(?=[十百千万])")
 _MULTIPLIER = {"万": 10000, "w": 10000, "千": 1000, "k": 1000, "百": 100}
 
 
@@ -23,9 +28,13 @@ def parse_number(expression: str) -> int | None:
 
     Approximate suffixes are dropped: 两千多 → 2000, 七十多 → 70.
     """
-    text = _APPROX_SUFFIX.sub("", expression.strip()).replace(" ", "")
+    text = _APPROX_SUFFIX.sub("", expression.strip()).replace(" ", "").translate(_FINANCIAL)
     if not text:
         return None
+    mixed = _DIGIT_UNIT_DIGIT.match(text)
+    if mixed:
+        unit = 10000 if mixed.group(2) == "万" else 1000
+        return int(mixed.group(1)) * unit + int(mixed.group(3)) * unit // 10
     if text[0].isdigit():
         multiplier = 1
         if text[-1] in _MULTIPLIER:

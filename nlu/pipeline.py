@@ -21,7 +21,7 @@ from nlu.training_data import TrainingData
 logger = logging.getLogger(__name__)
 
 # Bump when feature extraction changes, so cached models are retrained.
-MODEL_VERSION = "5"
+MODEL_VERSION = "6"
 FALLBACK_INTENT = "out_of_scope"
 DEFAULT_THRESHOLD = 0.3
 # Classifying more than this many characters adds time and no accuracy.
