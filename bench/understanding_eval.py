@@ -159,7 +159,7 @@ def observed_slots(commands: list[Command]) -> dict[str, Any]:
 
 def slot_matches(key: str, expected: Any, observed: Any) -> bool:
     """Whether an observed slot value is the expected one."""
-    if observed is None:
+    if observed is None and key not in {"conditions", "assistance", "needs"}:
         return False
     if key == "place":
         if not isinstance(observed, dict) or not isinstance(expected, dict):
@@ -171,6 +171,8 @@ def slot_matches(key: str, expected: Any, observed: Any) -> bool:
     if key in {"members", "ages"}:
         return Counter(_as_list(expected)) == Counter(_as_list(observed))
     if key in {"conditions", "assistance", "needs"}:
+        if observed is None:
+            return not _as_list(expected)  # "none" expected, nothing read: right
         expected_set = set(_as_list(expected))
         observed_set = set(_as_list(observed))
         if key == "conditions":

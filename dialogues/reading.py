@@ -98,7 +98,8 @@ _THIRD_PERSON = re.compile(r"[他她]")
 # The person a message speaks of without naming the relation; resolved on merging.
 _SOMEONE = "someone"
 _SIZE_TOTAL = re.compile(
-    rf"(?:一共|总共|共|加起来)\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)|(?P<m>{NUMBER_PATTERN})\s*个(?:人)?\s*$"
+    rf"(?:一共|总共|共|加起来|加上他|加上她|加上)\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)|"
+    rf"(?P<m>{NUMBER_PATTERN})\s*个(?:人)?\s*$"
 )
 # How an income amount is said: per year, day or week (else per month), a total, a bound.
 _YEARLY = re.compile(r"一年|每年|年收入|年薪|全年|一整年|年底|过年")
@@ -107,6 +108,7 @@ _WEEKLY = re.compile(r"每周|一周|一星期|每星期|每礼拜|一礼拜")
 _DAYS_WORKED = re.compile(rf"(?:干|做|上|工作|出工)(?P<n>{NUMBER_PATTERN})\s*天")
 _TOTAL_CUE = re.compile(r"加起来|一共|总共|合计|总的|也就|差不多|算下来|统共")
 _BOUND_CUE = re.compile(r"不到|不超过|最多|顶多")
+_SIZE_ADDED = re.compile(rf"加上(?:他|她|他们|她们)?\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)")
 _ONLY_ONE = re.compile(r"(?:就|只有|只剩)[^,。]{0,4}一个")
 _FOR_SOMEONE = re.compile(
     r"(?:帮|替|给|为)(?:我|俺)(?!们|家里)|(?:帮|替|给|为)(?:爸|妈|爹|娘|父母|爸妈|老人|奶奶|爷爷|"
@@ -116,17 +118,21 @@ _FOR_SOMEONE = re.compile(
 _LIVES_WITH = re.compile(
     r"住|带着|带俩|带两|一起|我和|我跟|我们|一家|家里|俩人|两口子|娘俩|爷俩|祖孙"
 )
-_ALL = re.compile(r"都|俩人|两人都|我们")
+# "都七十多了": one age for everyone (not "他爸妈都没了").
+_ALL = re.compile(r"都(?:已经|快|是|有)?(?=[\d一二两三四五六七八九])|俩人都|两人都|两个都")
 _I = re.compile(r"[我俺](?![们们家])")
 # Someone who died or left is not in the household ("老伴前年走了", "老婆跑了").
+# Someone away is not either ("儿子儿媳在外打工", "女婿不管").
 _DECEASED = re.compile(
-    r"[^,。,.]{0,4}(?:走了|走脱了|走得早|走的早|去世|过世|不在了|没了|病故|离世|跑了|离家出走|离婚了|改嫁)"
+    r"[^,。,.他她爸妈儿女]{0,4}(?:走了|走脱了|走得早|走的早|去世|过世|不在了|没了|死了|病故|离世|跑了|"
+    r"离家出走|离婚了|改嫁|在外(?:地|面|头)?|外出|出去打工|不管|不住一起|没住一起|不在家)"
 )
 # "我45、老公47、儿子18": a bare number right after a person is that person's age.
 _AGE_AFTER_PERSON = re.compile(
     r"(?P<n>[1-9]\d?|[一二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九])(?!\d)(?:岁)?(?=[,、。;\s]|$|有|是|得|在)"
 )
 _COUNTED = re.compile(r"(?P<n>[两二三四五六2-6])个$")
+_COUNT_PREFIX = {"俩": 2, "两": 2, "仨": 3}
 _BARE_AGE = re.compile(
     r"(?:^|(?<=[,。;\s]))(?P<n>[二三四五六七八九]十[一二三四五六七八九]?|[1-9]\d)(?:岁|了)?(?=[,。;\s]|$)"
 )
@@ -221,8 +227,13 @@ def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | N
     _assign_ages(members, mentions, ages, text)
     _assign_conditions(members, mentions, conditions)
     sizes = [int(v) for v in parse.values("household_size") if isinstance(v, int)]
+    if asked and (added := _SIZE_ADDED.search(text)):
+        # "本来三个人 加上他四个": the size after someone joins.
+        n = parse_number(added.group("n"))
+        sizes = [*sizes, n] if n is not None and 0 < n <= 20 else sizes
     # "三口人…不对,是四个人": the last size said is the one meant.
-    size = (sizes[-1] if _CORRECTION_WORDS.search(text) else sizes[0]) if sizes else None
+    last = _CORRECTION_WORDS.search(text) or _SIZE_ADDED.search(text)
+    size = (sizes[-1] if last else sizes[0]) if sizes else None
     if size is None and len(members) == 1 and _ONLY_ONE.search(text):
         size = 1  # "家里就我妈一个人"
     if size is None and asked:
@@ -241,6 +252,7 @@ def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | N
     if (
         asked
         and size is not None
+        and members
         and len(members) < size
         and not any(m["relation"] == "self" for m in members)
         and not _FOR_SOMEONE.search(text[:10])
@@ -365,8 +377,8 @@ def _members(
         # The same word names the same person ("我爸…我爸八十二岁"); 儿子 and 女儿 are two.
         surface = text[entity.start : entity.end].lstrip("我俺")
         surface = _SAME_PERSON.get(surface, surface)
-        # 俩娃, 两个娃; but 两口子 is one spouse (and the writer).
-        count = 2 if surface[:1] in {"俩", "两"} and relation != "spouse" else 1
+        # 俩娃, 两个娃, 仨娃; but 两口子 is one spouse (and the writer).
+        count = _COUNT_PREFIX.get(surface[:1], 1) if relation != "spouse" else 1
         parts = _PAIRS.get(surface)
         if parts is not None:
             # "爷爷奶奶", "爸妈": two people, each named again later by their own word.
