@@ -503,9 +503,15 @@ class Understanding:
             return has_policy or has_aspect
         if turn.intent in {"greet", "thanks"} and has_policy:
             return True  # "您好,我想申请低保,请问条件是什么"
-        if has_policy and self.policy.matches("question", turn.norm) and turn.intent != "crisis":
-            # A story that ends in a question about a named policy asks about the policy
-            # ("…我这种情况能申请低保吗"), whatever the classifier makes of the story.
+        sure_of_danger = (
+            turn.intent == "crisis"
+            and turn.confidence >= self.policy.thresholds["crisis_suspected"]
+        )
+        asks = self.policy.matches("question", turn.norm)
+        if asks and not sure_of_danger and (has_policy or _said_aspect(turn, specific=True)):
+            # A story that ends in a question about a policy, or about how and where to
+            # apply, asks about the policy ("…是真的吗 去哪办"), whatever the classifier
+            # makes of the story.
             return True
         if turn.intent in {"report_need", "crisis", "check_status", "ask_human"}:
             return False
