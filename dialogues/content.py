@@ -279,12 +279,13 @@ def load_flow(path: Path) -> Flow:
         tuple(slots),
         texts,
         buttons,
-        _patterns(path, "yes_words", document.get("yes_words")),
-        _patterns(path, "no_words", document.get("no_words")),
+        compile_patterns(path, "yes_words", document.get("yes_words")),
+        compile_patterns(path, "no_words", document.get("no_words")),
     )
 
 
-def _patterns(path: Path, where: str, raw: object) -> tuple[re.Pattern[str], ...]:
+def compile_patterns(path: Path, where: str, raw: object) -> tuple[re.Pattern[str], ...]:
+    """Compile a YAML list of regular expressions; errors name the file and key."""
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -310,13 +311,13 @@ def load_safety(
         unknown = sorted(set(raw) - {"patterns", "unless", "text", "label", "need"})
         if unknown:
             raise FlowError(f"{path}: kinds.{name}: unknown key {unknown[0]!r}")
-        patterns = _patterns(path, f"kinds.{name}.patterns", raw["patterns"])
+        patterns = compile_patterns(path, f"kinds.{name}.patterns", raw["patterns"])
         kinds.append(
             CrisisKind(
                 name,
                 patterns,
                 str(raw["text"]),
-                _patterns(path, f"kinds.{name}.unless", raw.get("unless")),
+                compile_patterns(path, f"kinds.{name}.unless", raw.get("unless")),
                 str(raw.get("label") or name),
                 str(raw.get("need") or "other"),
                 re.compile("|".join(f"(?:{p.pattern})" for p in patterns)),

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from dialogues.commands import KINDS, Command
-from dialogues.content import Flow
+from dialogues.content import Flow, compile_patterns
 from dialogues.errors import FlowError
 from dialogues.schema import ConversationState
 from dialogues.turn import Turn
@@ -132,13 +132,7 @@ def load_policy(path: Path = UNDERSTANDING_FILE) -> Policy:
         raw = (document.get("words") or {}).get(key)
         if not isinstance(raw, list) or not raw:
             raise FlowError(f"{path}: words.{key}: missing")
-        compiled = []
-        for index, pattern in enumerate(raw):
-            try:
-                compiled.append(re.compile(str(pattern)))
-            except re.error as exc:
-                raise FlowError(f"{path}: words.{key}[{index}]: {exc}") from exc
-        words[key] = tuple(compiled)
+        words[key] = compile_patterns(path, f"words.{key}", raw)
     topics: list[tuple[str, re.Pattern[str]]] = []
     for policy, pattern in (document.get("policy_topics") or {}).items():
         try:

@@ -161,3 +161,14 @@ async def test_what_was_said_before_the_report_is_not_asked_again(assistant: Ass
     await resident.say("我住长宁区新华路街道")
     reply = await resident.press("想登记")
     assert "哪个区" not in reply
+
+
+def test_an_editing_mistake_in_understanding_yml_names_the_file_and_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dialogues.errors import FlowError
+    from dialogues.understand import UNDERSTANDING_FILE
+
+    broken = tmp_path / "understanding.yml"
+    text = UNDERSTANDING_FILE.read_text(encoding="utf-8")
+    broken.write_text(text.replace("  plea:\n    - '", "  plea:\n    - '(", 1), encoding="utf-8")
+    with pytest.raises(FlowError, match=r"understanding\.yml: words\.plea\[0\]"):
+        load_policy(broken)
