@@ -80,6 +80,8 @@ _SAME_PERSON = {
 }
 # Words that name two people at once.
 _PAIRS = {
+    "双胞胎": ("双胞胎大的", "双胞胎小的"),
+    "对双胞胎": ("双胞胎大的", "双胞胎小的"),
     "爷爷奶奶": ("爷爷", "奶奶"),
     "外公外婆": ("外公", "外婆"),
     "姥姥姥爷": ("姥姥", "姥爷"),
@@ -93,7 +95,9 @@ _SIZE_FIRST = re.compile(
 _NOT_GRANTED = re.compile(
     r"没批|没通过|没批下来|没下来|被拒|不给批|不批|取消了|停了|停发|没有了|不给办"
 )
-_NOW_NONE = re.compile(r"现在没有|目前没有|现在没领|没在领|都没领")
+_NOW_NONE = re.compile(
+    r"现在没有|目前没有|现在没领|没在领|都没领|现在(?:啥|什么)(?:也|都)没|早(?:就)?用完了|早停了"
+)
 _THIRD_PERSON = re.compile(r"[他她]")
 # The person a message speaks of without naming the relation; resolved on merging.
 _SOMEONE = "someone"
@@ -109,6 +113,7 @@ _DAYS_WORKED = re.compile(rf"(?:干|做|上|工作|出工)(?P<n>{NUMBER_PATTERN}
 _TOTAL_CUE = re.compile(r"加起来|一共|总共|合计|总的|也就|差不多|算下来|统共")
 _BOUND_CUE = re.compile(r"不到|不超过|最多|顶多")
 _SIZE_ADDED = re.compile(rf"加上(?:他|她|他们|她们)?\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)")
+_ORDINAL = re.compile(r"最大的|最小的|大的|小的|老大|老二|老三|老幺")
 _ONLY_ONE = re.compile(r"(?:就|只有|只剩)[^,。]{0,4}一个")
 _FOR_SOMEONE = re.compile(
     r"(?:帮|替|给|为)(?:我|俺)(?!们|家里)|(?:帮|替|给|为)(?:爸|妈|爹|娘|父母|爸妈|老人|奶奶|爷爷|"
@@ -204,6 +209,7 @@ def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | N
         # Right after a person's mention, a bare number is an age ("我45、老公47").
         ends = {e.end for e in parse.entities if e.entity == "relation"}
         ends |= {m.end() for m in _I.finditer(text)}
+        ends |= {m.end() for m in _ORDINAL.finditer(text)}  # "大的十二 最小的才三岁"
         known = {position for position, _ in ages}
         for end in sorted(ends):
             match = _AGE_AFTER_PERSON.match(text, end)
@@ -547,7 +553,7 @@ def _assistance(parse: ParseResult, text: str, asked: bool) -> list[str] | None:
             lives_on = text[entity.end : entity.end + 1] in {"金", "钱", "费"}  # 特困供养金
             if asked or lives_on or _RECEIVING_CUE.search(window):
                 receiving.append(str(entity.value))
-    if receiving and _NOT_GRANTED.search(text):
+    if receiving and (_NOT_GRANTED.search(text) or _NOW_NONE.search(text)):
         return []  # "申请过低保没批,现在没有"
     if receiving:
         return list(dict.fromkeys(receiving))

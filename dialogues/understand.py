@@ -433,7 +433,9 @@ class Understanding:
             aspect = _aspect(turn)
             if waiting_for_policy and state.aspect and not _said_aspect(turn):
                 aspect = state.aspect  # "复核多久一次" → "哪一项?" → "低保"
-            return [Command("answer_policy", policy=self._policy_of(turn), aspect=aspect)]
+            # "多久能批下来" after a 低保 answer is about 低保.
+            policy = self._policy_of(turn) or (state.policy if aspect else None)
+            return [Command("answer_policy", policy=policy, aspect=aspect)]
         follow_up = self._follow_up(state, turn)
         if follow_up is not None:
             return [Command("answer_policy", policy=state.policy, aspect=follow_up)]
