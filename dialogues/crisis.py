@@ -12,7 +12,7 @@ from dialogues.content import CrisisKind, fill
 from dialogues.drafting import LeadDrafter
 from dialogues.schema import ConversationState, IntakeState, PostedLead, Reply
 from dialogues.services import Services
-from dialogues.turn import Turn
+from dialogues.turn import Turn, place_name
 from nlu.privacy import redact
 
 MAX_CRISIS_TEXTS = 10
@@ -69,7 +69,16 @@ class CrisisFlow:
         state.crisis_at = self.services.clock()
         values = {**self.services.vars(state), "lead_id": posted.lead_id}
         safety = self.services.content.safety
-        replies.append(Reply(fill(safety["lead_notice" if first else "updated"], values)))
+        place = state.noted.get("place") or (
+            state.intake.slots.get("place") if state.intake is not None else None
+        )
+        if first and state.region_id is None and isinstance(place, dict) and any(place.values()):
+            # Outside the regions we serve nobody of ours can come: say so, and who can.
+            labels = self.services.content.labels
+            values["place"] = place_name(place)
+            replies.append(Reply(fill(labels["crisis_notice_outside"], values)))
+        else:
+            replies.append(Reply(fill(safety["lead_notice" if first else "updated"], values)))
         if state.phone is None:
             replies.append(Reply(safety["ask_phone"]))
         return replies

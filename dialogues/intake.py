@@ -67,7 +67,8 @@ class IntakeFlow:
             intake.slots["place"] = {"district": state.district, "street": state.street or ""}
         if slots:
             self._apply(state, turn, slots, starting=True)
-        return [self.services.flow_text("intro", state), *self.next(state)]
+        intro = self.services.flow_text("intro", state)
+        return [intro, *self._outside_notice(state), *self.next(state)]
 
     def _new_intake(self) -> IntakeState:
         now = self.services.clock()  # the services' clock, so that tests can move time
@@ -132,7 +133,7 @@ class IntakeFlow:
             replies.append(Reply(self.flow.texts["noted"]))
         if intake.stage == "fix":
             intake.stage = "collect"
-        return replies + self.next(state)
+        return replies + self._outside_notice(state) + self.next(state)
 
     def absorb(self, state: ConversationState, turn: Turn, slots: list[Command]) -> None:
         """Keep what a message says about the household, without asking the next question."""
@@ -256,7 +257,34 @@ class IntakeFlow:
 
     def _consent_question(self, state: ConversationState, stage: str) -> Reply:
         text = fill(self.flow.texts[stage], self.services.vars(state))
+        place = self._outside_place(state)
+        if stage == "consent_caseworker" and place:
+            labels = self.services.content.labels
+            text = fill(
+                labels["consent_caseworker_outside"], {**self.services.vars(state), "place": place}
+            )
         return Reply(text, self.flow.buttons[f"{stage}_buttons"])
+
+    def _outside_place(self, state: ConversationState) -> str:
+        """The place in words when it lies outside the regions zhaoren serves, else ""."""
+        intake = state.intake
+        place = intake.slots.get("place") if intake is not None else None
+        if not isinstance(place, dict) or state.region_id is not None:
+            return ""
+        if not (place.get("district") or place.get("city") or place.get("province")):
+            return ""
+        return place_name(place)
+
+    def _outside_notice(self, state: ConversationState) -> list[Reply]:
+        """Once per report: no caseworker of ours where the resident lives."""
+        intake = state.intake
+        place = self._outside_place(state)
+        if intake is None or not place or intake.told_outside:
+            return []
+        intake.told_outside = True
+        labels = self.services.content.labels
+        values = {**self.services.vars(state), "place": place}
+        return [Reply(fill(labels["outside_region_notice"], values))]
 
     # -- confirming and consent ----------------------------------------------------------
 

@@ -38,6 +38,7 @@ class IntakeState:
     stage: str = "collect"  # collect | confirm | fix | consent_caseworker | consent_charity
     texts: list[str] = field(default_factory=list)
     answered: list[str] = field(default_factory=list)  # slots answered to their own question
+    told_outside: bool = False  # told once that the place has no caseworker of ours
 
     def snapshot(self) -> dict[str, Any]:
         """What ``返回上一步`` restores."""

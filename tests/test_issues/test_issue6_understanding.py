@@ -172,3 +172,23 @@ def test_an_editing_mistake_in_understanding_yml_names_the_file_and_key(tmp_path
     broken.write_text(text.replace("  plea:\n    - '", "  plea:\n    - '(", 1), encoding="utf-8")
     with pytest.raises(FlowError, match=r"understanding\.yml: words\.plea\[0\]"):
         load_policy(broken)
+
+
+async def test_a_report_from_outside_our_regions_is_honest_from_the_start(
+    assistant: Assistant,
+) -> None:
+    resident = Resident(assistant, "outside-report")
+    reply = await resident.say("我是甘肃定西的 老伴偏瘫在床 家里两口人 想登记一下")
+    assert "甘肃省定西市" in reply and "不会有人上门" in reply
+    assert "收入" in reply  # and the report goes on
+
+
+async def test_a_crisis_outside_our_regions_sends_to_110_not_to_a_caseworker(
+    assistant: Assistant,
+) -> None:
+    resident = Resident(assistant, "outside-crisis")
+    reply = await resident.say("我在黑龙江鹤岗 他拿着刀堵在门口")
+    assert "110" in reply and "没有我们的工作人员" in reply
+    assert "转给社区救助顾问" not in reply
+    (lead,) = await resident.leads()
+    assert lead["priority"] == 1
