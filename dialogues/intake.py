@@ -228,6 +228,9 @@ class IntakeFlow:
         assert intake is not None
         left = len(self._missing(intake)) or 1
         text = fill(slot.question, self.services.vars(state))
+        if slot.kind == "phone" and self._outside_place(state):
+            # Nobody of ours will call there: the number is for the resident's own record.
+            text = self.services.content.labels["phone_question_outside"]
         if again:
             text = self.services.content.labels["not_understood"] + text
         text += fill(self.flow.texts["progress"], {"left": left})

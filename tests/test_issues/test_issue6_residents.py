@@ -113,6 +113,9 @@ def step_of(text: str) -> tuple[int, str] | None:
     for step, marker in (
         ("confirm", CONFIRM_MARKER),
         ("consent_caseworker", CASEWORKER_MARKER),
+        # Outside the regions we serve the same questions are worded without a caseworker.
+        ("consent_caseworker", "同意把这份登记保存下来"),
+        ("phone", "方便的话留一个联系电话"),
         ("consent_charity", CHARITY_MARKER),
     ):
         at = text.rfind(marker)
