@@ -6,6 +6,7 @@ carries the rule's reason so that a caseworker sees why, not just what.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,10 +115,28 @@ class LeadRules:
             if category not in NEED_CATEGORIES:
                 raise KnowledgeError(f"{path}: need_words.{category}: unknown need category")
             self.need_words[category] = tuple(words)
+        # One scan per message instead of one substring test per word: every word, longest
+        # first, mapped back to its category.
+        category_of = {w: c for c, ws in self.need_words.items() for w in ws}
+        ordered = sorted(category_of, key=len, reverse=True)
+        self._need_pattern = re.compile("|".join(re.escape(w) for w in ordered) or "$^")
+        self._need_category = category_of
 
     def needs_in(self, text: str) -> list[str]:
         """Need categories the resident's own words name, in catalogue order."""
-        return [c for c, words in self.need_words.items() if any(w in text for w in words)]
+        found = {self._need_category[m.group(0)] for m in self._need_pattern.finditer(text)}
+        if len(found) < len(self.need_words):
+            # A shorter word inside a longer one of another category still counts.
+            found |= (
+                {
+                    c
+                    for c, words in self.need_words.items()
+                    if c not in found and any(w in text for w in words)
+                }
+                if found
+                else set()
+            )
+        return [c for c in self.need_words if c in found]
 
     def is_urgent(self, text: str) -> bool:
         """True when the words describe a need that cannot wait days."""
