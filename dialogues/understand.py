@@ -417,7 +417,15 @@ class Understanding:
         pleads = self.policy.matches("plea", plain)
         asks_aspect = _said_aspect(turn)
         told = bool(household.get("size")) and hardship and not question
-        asks_about_policy = question and turn.first("policy") is not None
+        asks_about_policy = (question and turn.first("policy") is not None) or (
+            # "残疾人两项补贴申请条件": a policy and what about it, without a question mark.
+            intent == "ask_policy"
+            and turn.confidence >= self.policy.thresholds["side_question"]
+            and turn.first("policy") is not None
+            and asks_aspect
+        )
+        if asks_about_policy and not self.policy.matches("plea_strong", plain):
+            return [Command("answer_policy", policy=self._policy_of(turn), aspect=_aspect(turn))]
         if (
             (describes and not question)
             or (hardship and pleads and not asks_aspect and not asks_about_policy)
