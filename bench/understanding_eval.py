@@ -26,6 +26,8 @@ UNDERSTANDING_SETS = {
     "heldout": DATA / "understanding" / "heldout.yml",
     "dev": DATA / "understanding" / "dev.yml",
     "dev_crisis": DATA / "understanding" / "dev_crisis.yml",
+    # Written after all tuning and never tuned on: how the crisis handling generalises.
+    "fresh_crisis": DATA / "understanding" / "fresh_crisis.yml",
 }
 REAL_QUESTIONS = DATA / "real_questions" / "questions.yml"
 SLOT_KEYS = (
