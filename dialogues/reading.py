@@ -113,7 +113,7 @@ _DAYS_WORKED = re.compile(rf"(?:干|做|上|工作|出工)(?P<n>{NUMBER_PATTERN}
 _TOTAL_CUE = re.compile(r"加起来|一共|总共|合计|总的|也就|差不多|算下来|统共")
 _BOUND_CUE = re.compile(r"不到|不超过|最多|顶多")
 _SIZE_ADDED = re.compile(rf"加上(?:他|她|他们|她们)?\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)")
-_ORDINAL = re.compile(r"最大的|最小的|大的|小的|老大|老二|老三|老幺")
+_ORDINAL = re.compile(r"最大的|最小的|大的|小的|老大|老二|老三|老幺|今年|他|她")
 _ONLY_ONE = re.compile(r"(?:就|只有|只剩)[^,。]{0,4}一个")
 _FOR_SOMEONE = re.compile(
     r"(?:帮|替|给|为)(?:我|俺)(?!们|家里)|(?:帮|替|给|为)(?:爸|妈|爹|娘|父母|爸妈|老人|奶奶|爷爷|"
@@ -134,7 +134,8 @@ _DECEASED = re.compile(
 )
 # "我45、老公47、儿子18": a bare number right after a person is that person's age.
 _AGE_AFTER_PERSON = re.compile(
-    r"(?P<n>[1-9]\d?|[一二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九])(?!\d)(?:岁)?(?=[,、。;\s]|$|有|是|得|在)"
+    r"(?P<n>[1-9]\d?|[一二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九])(?!\d)(?:岁)?"
+    r"(?=[,、。;\s]|$|有|是|得|在|了|多|还|就|出头|来岁)"
 )
 _COUNTED = re.compile(r"(?P<n>[两二三四五六2-6])个$")
 _COUNT_PREFIX = {"俩": 2, "两": 2, "仨": 3}
