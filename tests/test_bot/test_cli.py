@@ -56,6 +56,15 @@ def test_chat_runs_a_whole_intake_in_the_terminal(
     assert "13812345678" not in out.split("您:")[-1]
 
 
+def test_each_chat_run_is_a_new_resident(tmp_path: Path, model_cache: Path, brain: Brain) -> None:
+    # Two people at one terminal: the second must not land in the first one's report.
+    env = env_for(tmp_path, model_cache)
+    first = run(["chat"], env, "帮我登记\n")
+    assert "您住在哪个区" in first
+    second = run(["chat"], env, "取消\n")
+    assert "现在没有进行中的登记" in second
+
+
 def test_user_add_prints_a_token_once_and_refuses_a_duplicate(
     tmp_path: Path, model_cache: Path
 ) -> None:
