@@ -88,6 +88,7 @@ _PAIRS = {
     "爸妈": ("爸", "妈"),
     "父母": ("爸", "妈"),
     "公婆": ("公公", "婆婆"),
+    "公公婆婆": ("公公", "婆婆"),
 }
 _SIZE_FIRST = re.compile(
     rf"^\s*(?:家里|一共|总共|我们)?\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)(?!月|岁|年)"
@@ -137,7 +138,7 @@ _AGE_AFTER_PERSON = re.compile(
     r"(?P<n>[1-9]\d?|[一二三四五六七八九]?十[一二三四五六七八九]?|[一二三四五六七八九])(?!\d)(?:岁)?"
     r"(?=[,、。;\s]|$|有|是|得|在|了|多|还|就|出头|来岁)"
 )
-_COUNTED = re.compile(r"(?P<n>[两二三四五六2-6])个$")
+_COUNTED = re.compile(r"(?:(?P<n>[两二三四五六2-6])个|(?P<n2>[俩仨]))$")
 _COUNT_PREFIX = {"俩": 2, "两": 2, "仨": 3}
 _BARE_AGE = re.compile(
     r"(?:^|(?<=[,。;\s]))(?P<n>[二三四五六七八九]十[一二三四五六七八九]?|[1-9]\d)(?:岁|了)?(?=[,。;\s]|$)"
@@ -398,8 +399,12 @@ def _members(
             continue
         counted = _COUNTED.search(text[max(0, entity.start - 3) : entity.start])
         if counted and relation != "self":
-            count = min(parse_number(counted.group("n")) or 1, 6)
+            word = counted.group("n") or {"俩": "两", "仨": "三"}[counted.group("n2")]
+            count = min(parse_number(word) or 1, 6)
         existing = [i for i, m in enumerate(members) if surfaces.get(i) == (relation, surface)]
+        if relation == "spouse" and not existing:
+            # One spouse, whatever the words ("两口子…我老婆", "老公…男人").
+            existing = [i for i, m in enumerate(members) if m["relation"] == "spouse"]
         if existing and count <= len(existing):
             mentions.append((entity.start, existing[0]))
             continue
