@@ -115,6 +115,7 @@ _TOTAL_CUE = re.compile(r"加起来|一共|总共|合计|总的|也就|差不多
 _BOUND_CUE = re.compile(r"不到|不超过|最多|顶多")
 _SIZE_ADDED = re.compile(rf"加上(?:他|她|他们|她们)?\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)")
 _ORDINAL = re.compile(r"最大的|最小的|大的|小的|老大|老二|老三|老幺|今年|他|她")
+_DENIED = re.compile(r"(?:没|没有|无|不是|并非|也没)$")
 _ONLY_ONE = re.compile(r"(?:就|只有|只剩)[^,。]{0,4}一个")
 _FOR_SOMEONE = re.compile(
     r"(?:帮|替|给|为)(?:我|俺)(?!们|家里)|(?:帮|替|给|为)(?:爸|妈|爹|娘|父母|爸妈|老人|奶奶|爷爷|"
@@ -226,7 +227,12 @@ def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | N
             for m in pattern.finditer(text)
             if (n := parse_number(m.group("n"))) and 10 <= n <= 110
         ]
-    conditions = [e for e in parse.entities if e.entity == "condition"]
+    # "没有生病的 也没残疾", "不是糖尿病 是尿毒症": a condition denied is not one.
+    conditions = [
+        e
+        for e in parse.entities
+        if e.entity == "condition" and not _DENIED.search(text[max(0, e.start - 3) : e.start])
+    ]
     if not members and (ages or conditions):
         # "他一个人 五十 精神分裂": the person spoken of, named earlier; else the writer.
         about_other = _THIRD_PERSON.search(text) and not _I.search(text)
