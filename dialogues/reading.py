@@ -582,13 +582,23 @@ def _assistance(parse: ParseResult, text: str, asked: bool) -> list[str] | None:
 def _needs(
     parse: ParseResult, text: str, rules: LeadRules, asked: bool
 ) -> list[dict[str, str]] | None:
-    categories = rules.needs_in(text)
+    categories = [c for c in rules.needs_in(text) if not _need_denied(text, rules, c)]
     if categories:
         return [{"category": c, "detail": _clause(parse.text, rules, c)} for c in categories]
     stripped = re.sub(r"[\s,。.!!?]+", "", text)
     if asked and stripped and not _NONE.match(stripped):
         return [{"category": "other", "detail": redact(parse.text.strip())[:80]}]
     return None
+
+
+def _need_denied(text: str, rules: LeadRules, category: str) -> bool:
+    """Every mention of the need is denied ("主要是看病 不是吃饭", "不是上学的事")."""
+    starts = [
+        m.start()
+        for word in rules.need_words.get(category, ())
+        for m in re.finditer(re.escape(word), text)
+    ]
+    return bool(starts) and all(_DENIED.search(text[max(0, i - 3) : i]) for i in starts)
 
 
 def _clause(raw: str, rules: LeadRules, category: str) -> str:
