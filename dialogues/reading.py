@@ -159,14 +159,15 @@ class Reading:
 
 
 def read_message(
-    parse: ParseResult, rules: LeadRules, asked: str | None, current: dict[str, Any]
+    parse: ParseResult, rules: LeadRules, asked: str | None, norm: str | None = None
 ) -> Reading:
-    """Every slot this message fills, given the question being asked."""
-    text = normalize(parse.text)
+    """Every slot this message fills, given the question being asked.
+
+    ``norm``: the message already normalised (the turn reader has it); places are read by
+    the turn reader, which knows the whole country.
+    """
+    text = norm if norm is not None else normalize(parse.text)
     reading = Reading()
-    place = _place(parse)
-    if place:
-        reading.values["place"] = place
     # Only what this message says: the flow merges it with what was said before.
     household = _household(parse, text, asked == "household")
     if household:
@@ -195,14 +196,6 @@ def read_message(
         reading.values["phone"] = str(phone)
     reading.name = _name(text)
     return reading
-
-
-def _place(parse: ParseResult) -> dict[str, str] | None:
-    district = parse.first("district")
-    street = parse.first("street")
-    if district is None and street is None:
-        return None
-    return {"district": str(district) if district else "", "street": str(street or "")}
 
 
 def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | None:

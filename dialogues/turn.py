@@ -129,13 +129,10 @@ class TurnReader:
         norm = normalize(text)
         intake = state.intake
         asked = intake.asked if intake is not None else None
-        current = intake.slots if intake is not None else state.noted
-        reading = read_message(parse, self.rules, asked, current) if not payload else Reading()
+        reading = read_message(parse, self.rules, asked, norm) if not payload else Reading()
         place, region_id = (None, None) if payload else self._place(parse, norm)
         if place is not None:
             reading.values["place"] = place
-        else:
-            reading.values.pop("place", None)
         danger = None if payload else self._danger(norm)
         return Turn(
             text=text,

@@ -115,7 +115,7 @@ async def test_typed_consent_and_double_taps(assistant: Assistant) -> None:
 def test_household_members_are_who_was_named(
     brain: Brain, text: str, members: list[tuple[str, int | None]]
 ) -> None:
-    reading = read_message(brain.nlu.parse(text), brain.rules, "household", {})
+    reading = read_message(brain.nlu.parse(text), brain.rules, "household")
     household = reading.values["household"]
     assert [(m["relation"], m["age"]) for m in household["members"]] == members
     assert household["size"] == len(members)
@@ -131,7 +131,7 @@ def test_household_members_are_who_was_named(
     ],
 )
 def test_income_as_residents_say_it(brain: Brain, text: str, income: int) -> None:
-    reading = read_message(brain.nlu.parse(text), brain.rules, "income", {})
+    reading = read_message(brain.nlu.parse(text), brain.rules, "income")
     assert reading.values["income"] == income
 
 
@@ -220,9 +220,7 @@ async def test_wanting_a_job_is_a_need_not_a_request_for_a_person(assistant: Ass
 
 def test_a_five_person_household_with_bare_ages(brain: Brain) -> None:
     text = "五口人:我45、老公47有尿毒症、儿子18、女儿12、婆婆75"
-    household = read_message(brain.nlu.parse(text), brain.rules, "household", {}).values[
-        "household"
-    ]
+    household = read_message(brain.nlu.parse(text), brain.rules, "household").values["household"]
     assert [(m["relation"], m["age"]) for m in household["members"]] == [
         ("self", 45),
         ("spouse", 47),
@@ -234,7 +232,7 @@ def test_a_five_person_household_with_bare_ages(brain: Brain) -> None:
 
 
 def test_a_household_size_is_not_an_income(brain: Brain) -> None:
-    reading = read_message(brain.nlu.parse("三口人"), brain.rules, "income", {})
+    reading = read_message(brain.nlu.parse("三口人"), brain.rules, "income")
     assert "income" not in reading.values and reading.values["household"]["size"] == 3
 
 
