@@ -12,7 +12,7 @@ from dialogues.content import CrisisKind, fill
 from dialogues.drafting import LeadDrafter
 from dialogues.schema import ConversationState, IntakeState, PostedLead, Reply
 from dialogues.services import Services
-from dialogues.turn import Turn, place_name
+from dialogues.turn import Turn, outside_place_name
 from nlu.privacy import redact
 
 MAX_CRISIS_TEXTS = 10
@@ -72,10 +72,11 @@ class CrisisFlow:
         place = state.noted.get("place") or (
             state.intake.slots.get("place") if state.intake is not None else None
         )
-        if first and state.region_id is None and isinstance(place, dict) and any(place.values()):
+        outside = outside_place_name(place, state.region_id)
+        if first and outside:
             # Outside the regions we serve nobody of ours can come: say so, and who can.
             labels = self.services.content.labels
-            values["place"] = place_name(place)
+            values["place"] = outside
             replies.append(Reply(fill(labels["crisis_notice_outside"], values)))
         else:
             replies.append(Reply(fill(safety["lead_notice" if first else "updated"], values)))

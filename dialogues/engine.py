@@ -73,8 +73,6 @@ class Engine:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._states: OrderedDict[str, ConversationState] = OrderedDict()
 
-    max_chars = MAX_MESSAGE_CHARS
-
     @property
     def clock(self) -> Callable[[], float]:
         """The engine's clock (tests move it)."""
@@ -157,7 +155,7 @@ class Engine:
                 replies += self.intake.touch(state)
         parsed = None
         if self.remote is not None and self.reader.payload(text) is None:
-            parsed = await self.remote.parse(text[: self.max_chars])
+            parsed = await self.remote.parse(text[:MAX_MESSAGE_CHARS])
         turn = self.reader.read(text, state, parsed)
         if turn.truncated:
             replies.append(self.services.say("utter_too_long", state))

@@ -14,7 +14,7 @@ from dialogues.drafting import SEEN_NEEDS, LeadDrafter
 from dialogues.reading import merge_household
 from dialogues.schema import ConversationState, IntakeState, Reply
 from dialogues.services import Services
-from dialogues.turn import Turn, place_name
+from dialogues.turn import Turn, outside_place_name, place_name
 from nlu.privacy import redact
 
 MAX_FAILURES = 2
@@ -269,14 +269,10 @@ class IntakeFlow:
         return Reply(text, self.flow.buttons[f"{stage}_buttons"])
 
     def _outside_place(self, state: ConversationState) -> str:
-        """The place in words when it lies outside the regions zhaoren serves, else ""."""
+        """The report's place in words when it lies outside the regions we serve, else ""."""
         intake = state.intake
         place = intake.slots.get("place") if intake is not None else None
-        if not isinstance(place, dict) or state.region_id is not None:
-            return ""
-        if not (place.get("district") or place.get("city") or place.get("province")):
-            return ""
-        return place_name(place)
+        return outside_place_name(place, state.region_id)
 
     def _outside_notice(self, state: ConversationState) -> list[Reply]:
         """Once per report: no caseworker of ours where the resident lives."""

@@ -103,7 +103,7 @@ _THIRD_PERSON = re.compile(r"[他她]")
 # The person a message speaks of without naming the relation; resolved on merging.
 _SOMEONE = "someone"
 _SIZE_TOTAL = re.compile(
-    rf"(?:一共|总共|共|加起来|加上他|加上她|加上)\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)|"
+    rf"(?:一共|总共|共|加起来)\s*(?P<n>{NUMBER_PATTERN})\s*(?:个|口)|"
     rf"(?P<m>{NUMBER_PATTERN})\s*个(?:人)?\s*$"
 )
 # How an income amount is said: per year, day or week (else per month), a total, a bound.
@@ -283,7 +283,7 @@ def _household(parse: ParseResult, text: str, asked: bool) -> dict[str, Any] | N
         result["size"] = size
     if members:
         result["members"] = members
-    return _with_alone_elderly(result)
+    return _with_derived_conditions(result)
 
 
 def merge_household(
@@ -309,7 +309,7 @@ def merge_household(
             result["size"] = len(members)
         if members:
             result["members"] = members
-        return _with_alone_elderly(result)
+        return _with_derived_conditions(result)
     settled = result.get("settled") and not new.get("answered")
     result["settled"] = bool(result.get("settled") or new.get("answered"))
     if (
@@ -322,7 +322,7 @@ def merge_household(
     if members:
         whole = new.get("answered") and len(members) >= 2
         result["members"] = members if whole else _merge_members(result.get("members"), members)
-    return _with_alone_elderly(result)
+    return _with_derived_conditions(result)
 
 
 def _carry_over(known: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -346,7 +346,8 @@ def _carry_over(known: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[
     return result
 
 
-def _with_alone_elderly(result: dict[str, Any]) -> dict[str, Any]:
+def _with_derived_conditions(result: dict[str, Any]) -> dict[str, Any]:
+    """Conditions that follow from ages and size: minors, and elderly people living alone."""
     for member in result.get("members", []):
         age = member.get("age")
         if age is not None and age < 18 and "minor" not in member["conditions"]:

@@ -254,6 +254,15 @@ def _pick(values: list[str | int], last: bool) -> str | None:
     return str(values[-1] if last else values[0])
 
 
+def outside_place_name(place: object, region_id: str | None) -> str:
+    """The place in words when it lies outside the regions zhaoren serves, else ""."""
+    if not isinstance(place, dict) or region_id is not None:
+        return ""
+    if not (place.get("district") or place.get("city") or place.get("province")):
+        return ""
+    return place_name(place)
+
+
 def place_name(place: dict[str, Any] | None) -> str:
     """A place in words: 河北省邯郸市丛台区, without repeating 上海市上海市."""
     if not place:

@@ -23,7 +23,6 @@ from dialogues.turn import Turn
 
 UNDERSTANDING_FILE = Path(__file__).parent / "understanding.yml"
 _ANSWER_STAGES = frozenset({"confirm", "fix", "consent_caseworker", "consent_charity"})
-_SLOT_ORDER = ("place", "household", "income", "assistance", "needs", "urgency", "phone")
 _SMALL_TALK = {"greet": "greet", "goodbye": "goodbye", "thanks": "thanks"}
 
 
@@ -160,6 +159,8 @@ class Understanding:
         """Keep the settings and the flow's yes/no words."""
         self.policy = policy
         self.flow = flow
+        # Slots are set in the order the report asks them.
+        self.slot_order = tuple(slot.name for slot in flow.slots)
 
     def understand(self, state: ConversationState, turn: Turn, now: float) -> list[Command]:
         """What the resident means by this message, in the order to act on it."""
@@ -330,7 +331,7 @@ class Understanding:
         filled = state.intake.slots if state.intake is not None else state.noted
         correcting = correcting or self.policy.matches("correction", turn.norm)
         commands = []
-        for name in _SLOT_ORDER:
+        for name in self.slot_order:
             if name not in reading.values:
                 continue
             kind = "correct_slot" if correcting and name in filled else "set_slot"

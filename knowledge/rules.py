@@ -125,17 +125,14 @@ class LeadRules:
     def needs_in(self, text: str) -> list[str]:
         """Need categories the resident's own words name, in catalogue order."""
         found = {self._need_category[m.group(0)] for m in self._need_pattern.finditer(text)}
-        if len(found) < len(self.need_words):
-            # A shorter word inside a longer one of another category still counts.
-            found |= (
-                {
-                    c
-                    for c, words in self.need_words.items()
-                    if c not in found and any(w in text for w in words)
-                }
-                if found
-                else set()
-            )
+        if found and len(found) < len(self.need_words):
+            # A shorter word inside a longer one of another category still counts; with no
+            # match at all, no need word occurs anywhere.
+            found |= {
+                c
+                for c, words in self.need_words.items()
+                if c not in found and any(w in text for w in words)
+            }
         return [c for c in self.need_words if c in found]
 
     def is_urgent(self, text: str) -> bool:
