@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -12,8 +15,10 @@ import pytest
 from bot.assembly import Assistant, Brain, load_brain, open_assistant
 from bot.config import Settings
 
-POSTGRES_URL = os.environ.get(
-    "ZHAOREN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+# The server the PostgreSQL tests use. Each test run creates a database of its own there
+# (and drops it at the end), so that two runs on one machine never see each other's rows.
+POSTGRES_SERVER_URL = os.environ.get(
+    "ZHAOREN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 
 
@@ -26,6 +31,35 @@ def _port_open(host: str, port: int) -> bool:
 
 
 POSTGRES_AVAILABLE = _port_open("127.0.0.1", 5432)
+
+
+async def _create_or_drop_database(name: str, create: bool) -> None:
+    import asyncpg
+
+    url = POSTGRES_SERVER_URL.replace("postgresql+asyncpg://", "postgresql://", 1)
+    connection = await asyncpg.connect(url)
+    try:
+        if create:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        else:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this test run's own on the PostgreSQL server (skips without one)."""
+    if not POSTGRES_AVAILABLE:
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = f"zhaoren_test_{os.getpid()}_{secrets.token_hex(4)}"
+    # In a thread of its own: the first test to ask for it is already inside an event loop.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, _create_or_drop_database(name, create=True)).result()
+        try:
+            yield POSTGRES_SERVER_URL.rsplit("/", 1)[0] + "/" + name
+        finally:
+            thread.submit(asyncio.run, _create_or_drop_database(name, create=False)).result()
 
 
 @pytest.fixture(scope="session")
@@ -62,12 +96,12 @@ async def assistant(settings: Settings, brain: Brain) -> AsyncIterator[Assistant
         await assistant.close()
 
 
-async def _reset_postgres() -> None:
+async def _reset_postgres(url: str) -> None:
     from sqlalchemy import text
 
     from bot.storage.db import create_engine
 
-    engine = create_engine(POSTGRES_URL)
+    engine = create_engine(url)
     try:
         async with engine.begin() as conn:
             for table in ("lead_notes", "leads", "users", "conversations", "alembic_version"):
@@ -82,11 +116,10 @@ async def any_db_assistant(
 ) -> AsyncIterator[Assistant]:
     """The same test on SQLite and, where the machine has it, on PostgreSQL."""
     if request.param == "postgresql":
-        if not POSTGRES_AVAILABLE:
-            pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-        await _reset_postgres()
+        url = request.getfixturevalue("postgres_url")
+        await _reset_postgres(url)
         settings = Settings.from_env(
-            {"ZHAOREN_DATABASE_URL": POSTGRES_URL, "ZHAOREN_CACHE_DIR": str(model_cache)}
+            {"ZHAOREN_DATABASE_URL": url, "ZHAOREN_CACHE_DIR": str(model_cache)}
         )
     else:
         settings = sqlite_settings(tmp_path / "zhaoren.db", model_cache)
