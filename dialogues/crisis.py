@@ -100,13 +100,13 @@ class CrisisFlow:
 
     async def post(self, state: ConversationState, turn: Turn) -> PostedLead:
         """Post (or complete) the conversation's crisis lead with everything known so far."""
-        texts = [*state.crisis_texts[-(MAX_CRISIS_TEXTS - 1) :], redact(turn.text[:200])]
+        texts = [*state.crisis_texts[-(MAX_CRISIS_TEXTS - 1) :], redact(turn.text)[:200]]
         state.crisis_texts = texts
         intake = state.intake or IntakeState(id="crisis", slots=dict(state.noted))
         if state.intake is None:
             intake.texts = list(texts)
         else:
-            intake.texts = [*intake.texts[-9:], redact(turn.text[:200])]
+            intake.texts = [*intake.texts[-9:], redact(turn.text)[:200]]
         draft = self.drafter.build_draft(
             state, intake, consent={"caseworker": False, "charity": False}, crisis=True
         )

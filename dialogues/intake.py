@@ -185,7 +185,7 @@ class IntakeFlow:
             if name in intake.unknown:
                 intake.unknown.remove(name)
             intake.failures.pop(name, None)
-        intake.texts = [*intake.texts[-9:], redact(turn.text[:200])]
+        intake.texts = [*intake.texts[-9:], redact(turn.text)[:200]]
         return repr(intake.slots) != before
 
     def _checkpoint(self, intake: IntakeState) -> None:

@@ -7,13 +7,18 @@ import re
 import cn2an
 
 # Digits and Chinese numerals, optionally with a decimal part and a 万/千/k/w multiplier.
+# Linear time on any text: a number only starts where a run of digits (or of numerals)
+# starts, and its run is taken whole (possessive / atomic), so a search never retries
+# every split of a long run ("万" × 2000 took minutes when it could).
+_NUMERAL = "零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟"
 NUMBER_PATTERN = (
-    r"(?:\d+[万千]\d(?!\d)|\d+(?:\.\d+)?(?:\s*[万千百kw])?|"
-    r"[零〇一二两三四五六七八九十百千万亿点几多壹贰叁肆伍陆柒捌玖拾佰仟]*"
-    r"[零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟]"
-    r"(?:[几多]?[十百千万]+)?)"
+    rf"(?:(?<![\d.])\d++(?:[万千]\d(?!\d)|(?:\.\d++)?(?:\s*+[万千百kw])?)|"
+    rf"(?<![{_NUMERAL}点几多])(?>[{_NUMERAL}点几多]*[{_NUMERAL}]))"
     r"(?:多|来|余|出头|左右|好几)?"
 )
+# No resident writes a number longer than this; longer runs are not amounts (and reading
+# them could overflow).
+MAX_NUMBER_CHARS = 24
 # Financial numerals on forms and receipts (贰仟伍佰元), read as everyday ones.
 _FINANCIAL = str.maketrans("壹贰叁肆伍陆柒捌玖拾佰仟", "一二三四五六七八九十百千")
 _DIGIT_UNIT_DIGIT = re.compile(r"^(\d+)([万千])(\d)$")  # 2千3 → 2300
@@ -29,7 +34,7 @@ def parse_number(expression: str) -> int | None:
     Approximate suffixes are dropped: 两千多 → 2000, 七十多 → 70.
     """
     text = _APPROX_SUFFIX.sub("", expression.strip()).replace(" ", "").translate(_FINANCIAL)
-    if not text:
+    if not text or len(text) > MAX_NUMBER_CHARS:
         return None
     mixed = _DIGIT_UNIT_DIGIT.match(text)
     if mixed:
@@ -42,7 +47,7 @@ def parse_number(expression: str) -> int | None:
             text = text[:-1]
         try:
             return round(float(text) * multiplier)
-        except ValueError:
+        except (ValueError, OverflowError):
             return None
     if text == "两":
         return 2
@@ -58,6 +63,9 @@ def parse_number(expression: str) -> int | None:
         return None
     try:
         value = cn2an.cn2an(text, "smart")
-    except (ValueError, KeyError, IndexError, TypeError):
+    except (ValueError, KeyError, IndexError, TypeError, OverflowError):
         return None
-    return round(float(value))
+    try:
+        return round(float(value))
+    except OverflowError:
+        return None
