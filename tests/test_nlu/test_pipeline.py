@@ -11,6 +11,7 @@ from nlu.intents import FloatArray, IntentClassifier, char_ngrams, word_features
 from nlu.normalize import normalize
 from nlu.pipeline import NluPipeline, _documents
 from nlu.training_data import Example, TrainingData
+from tests.contract import INTENT_EXAMPLES
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -23,21 +24,7 @@ def tiny_data(extra: str = "") -> TrainingData:
     return data
 
 
-@pytest.mark.parametrize(
-    ("text", "intent"),
-    [
-        ("你好", "greet"),
-        ("低保怎么申请", "ask_policy"),
-        ("我老伴住院了医药费付不起", "report_need"),
-        ("我不想活了", "crisis"),
-        ("转人工", "ask_human"),
-        ("我们公司想捐一批米面", "offer_help"),
-        ("我要投诉街道工作人员", "complaint"),
-        ("我上周登记的怎么没人联系我", "check_status"),
-        ("今天天气怎么样", "out_of_scope"),
-        ("我要申請低保", "ask_policy"),
-    ],
-)
+@pytest.mark.parametrize(("text", "intent"), INTENT_EXAMPLES)
 def test_contract_examples_get_their_intent(brain: Brain, text: str, intent: str) -> None:
     assert brain.nlu.parse(text).intent.name == intent
 
