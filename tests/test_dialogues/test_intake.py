@@ -1,9 +1,15 @@
-"""End-to-end self-reports: each test is a different resident, asserting the lead."""
+"""End-to-end self-reports: each test is a different resident, asserting the lead.
+
+Every test here stores a conversation and most a lead: each runs on SQLite and on PostgreSQL
+(skipped, saying why, when no server answers).
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+import pytest
 
 from bot.assembly import Assistant, Brain, open_assistant
 from bot.config import Settings
@@ -11,6 +17,12 @@ from tests.contract import LEAD_KEYS
 from tests.test_dialogues.helpers import Resident
 
 LEAD_ID = re.compile(r"L-\d{8}-\d{4}")
+
+
+@pytest.fixture
+def assistant(any_db_assistant: Assistant) -> Assistant:
+    """This module's assistant: the same test on each database (``any_db_assistant``)."""
+    return any_db_assistant
 
 
 async def finish(resident: Resident, charity: bool = False) -> str:
@@ -134,7 +146,10 @@ async def test_a_side_question_is_answered_and_the_report_resumes(assistant: Ass
     assert "接着刚才的登记" in reply and "哪个区" in resident.replies[-1].text
 
 
-async def test_a_half_finished_report_survives_a_restart(settings: Settings, brain: Brain) -> None:
+async def test_a_half_finished_report_survives_a_restart(
+    any_db_settings: Settings, brain: Brain
+) -> None:
+    settings = any_db_settings
     first = await open_assistant(settings, brain)
     try:
         resident = Resident(first, "restart")
