@@ -1,4 +1,4 @@
-"""``python -m bench [part ...] [--postgres|--no-postgres] [--cache-dir DIR] [--check]``."""
+"""``python -m bench [part ...] [--postgres|--no-postgres] [--cache-dir DIR] [--check|--correctness]``."""
 
 from __future__ import annotations
 
@@ -87,7 +87,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="exit with status 1 when a target is missed, not only on errors",
     )
+    parser.add_argument(
+        "--correctness",
+        action="store_true",
+        help="correctness checks only, for CI: the intake with a small load (no lead lost or "
+        "duplicated; reports of one phone finished at the same moment make one lead), on "
+        "SQLite and, when reachable, PostgreSQL; no timing targets",
+    )
     args = parser.parse_args(argv)
+    if args.correctness:
+        if args.parts and args.parts != ["intake"]:
+            parser.error("--correctness runs the intake part only")
+        args.parts = ["intake"]
     unknown = [p for p in args.parts if p not in PARTS]
     if unknown:
         parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
@@ -97,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     ctx = Context.create(args.cache_dir, args.postgres, args.profile)
     ctx.owns_root = not args.keep
+    ctx.correctness = args.correctness
     if args.postgres_url:
         try:
             ctx.pg = Postgres(args.postgres_url)

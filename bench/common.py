@@ -29,6 +29,8 @@ class Context:
     owns_root: bool = True
     postgres: bool | None = None  # True: required, False: never, None: when reachable
     profile: bool = False  # run servers under cProfile and print where their time goes
+    # Correctness checks only (``--correctness``): small loads, no timing targets.
+    correctness: bool = False
     pg: Postgres = field(default_factory=lambda: _default_pg())
     _brain: Brain | None = field(default=None, repr=False)
 

@@ -133,3 +133,20 @@ async def any_db_assistant(
 @pytest.fixture
 def no_network() -> Iterator[None]:
     yield
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_db_settings(
+    request: pytest.FixtureRequest, tmp_path: Path, model_cache: Path
+) -> Settings:
+    """Settings for an empty database on SQLite and, where the machine has it, PostgreSQL.
+
+    For tests that open (and reopen) assistants themselves, e.g. across a restart.
+    """
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        await _reset_postgres(url)
+        return Settings.from_env(
+            {"ZHAOREN_DATABASE_URL": url, "ZHAOREN_CACHE_DIR": str(model_cache)}
+        )
+    return sqlite_settings(tmp_path / "zhaoren.db", model_cache)

@@ -1,4 +1,8 @@
-"""Policy questions, context, honesty and crisis handling, through the engine."""
+"""Policy questions, context, honesty and crisis handling, through the engine.
+
+Tests that depend on what is stored (the conversation's context, leads, a message id seen
+before) run on SQLite and on PostgreSQL (``any_db_assistant``).
+"""
 
 import pytest
 
@@ -13,13 +17,15 @@ async def test_answer_ends_with_its_source(assistant: Assistant) -> None:
     assert "来源:《" in reply and "》" in reply
 
 
-async def test_follow_up_keeps_the_policy_in_context(assistant: Assistant) -> None:
+async def test_follow_up_keeps_the_policy_in_context(any_db_assistant: Assistant) -> None:
+    assistant = any_db_assistant
     resident = Resident(assistant, "q2")
     await resident.say("我住长宁区")
     await resident.say("低保是什么")
     reply = await resident.say("那多久复核一次?")
     assert "最低生活保障" in reply and "复核" in reply
-    assert "每半年" in reply or "每年" in reply
+    # 长宁's rule (knowledge/regions): 每半年 for some households, 每年 for the others.
+    assert "每半年" in reply and "每年" in reply
 
 
 async def test_an_aspect_first_is_answered_once_the_policy_is_named(assistant: Assistant) -> None:
@@ -60,7 +66,8 @@ async def test_region_changes_who_the_resident_is_told_to_contact(assistant: Ass
     assert "街镇社区事务受理服务中心" not in reply
 
 
-async def test_crisis_is_answered_first_with_hotlines(assistant: Assistant) -> None:
+async def test_crisis_is_answered_first_with_hotlines(any_db_assistant: Assistant) -> None:
+    assistant = any_db_assistant
     resident = Resident(assistant, "c1")
     reply = await resident.say("我真的不想活了")
     assert "12356" in reply and "120" in reply and "110" in reply
@@ -70,7 +77,10 @@ async def test_crisis_is_answered_first_with_hotlines(assistant: Assistant) -> N
     assert leads[0]["consent"]["caseworker"] is False
 
 
-async def test_crisis_then_a_phone_number_completes_the_same_lead(assistant: Assistant) -> None:
+async def test_crisis_then_a_phone_number_completes_the_same_lead(
+    any_db_assistant: Assistant,
+) -> None:
+    assistant = any_db_assistant
     resident = Resident(assistant, "c2")
     await resident.say("他又打我了")
     reply = await resident.say("13912345678")
@@ -86,7 +96,8 @@ async def test_empty_and_emoji_messages_get_a_polite_reply(assistant: Assistant)
     assert await resident.say("🙂🙂🙂")
 
 
-async def test_a_redelivered_message_id_is_handled_once(assistant: Assistant) -> None:
+async def test_a_redelivered_message_id_is_handled_once(any_db_assistant: Assistant) -> None:
+    assistant = any_db_assistant
     resident = Resident(assistant, "d1")
     first = await resident.say("我老伴住院了医药费付不起", message_id="m-1")
     again = await resident.say("我老伴住院了医药费付不起", message_id="m-1")
@@ -95,7 +106,10 @@ async def test_a_redelivered_message_id_is_handled_once(assistant: Assistant) ->
     assert state is not None and state["intake"]["asked"] == "place"
 
 
-async def test_the_nearest_office_is_named_once_the_street_is_known(assistant: Assistant) -> None:
+async def test_the_nearest_office_is_named_once_the_street_is_known(
+    any_db_assistant: Assistant,
+) -> None:
+    assistant = any_db_assistant
     resident = Resident(assistant, "street")
     await resident.say("我住长宁区新华路街道")
     reply = await resident.say("低保怎么申请")
@@ -104,7 +118,8 @@ async def test_the_nearest_office_is_named_once_the_street_is_known(assistant: A
     assert "几口人" in report and "哪个区" not in report
 
 
-async def test_everyday_idioms_are_not_a_crisis(assistant: Assistant) -> None:
+async def test_everyday_idioms_are_not_a_crisis(any_db_assistant: Assistant) -> None:
+    assistant = any_db_assistant
     for index, text in enumerate(["有事打我电话13812345678", "笑死我了", "打了一针疫苗胳膊疼"]):
         resident = Resident(assistant, f"idiom-{index}")
         reply = await resident.say(text)
@@ -113,8 +128,9 @@ async def test_everyday_idioms_are_not_a_crisis(assistant: Assistant) -> None:
 
 
 async def test_a_suspected_crisis_is_asked_about_before_a_lead_is_posted(
-    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+    any_db_assistant: Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assistant = any_db_assistant
     real_parse = assistant.engine.nlu.parse
 
     def unsure(text: str) -> ParseResult:

@@ -12,8 +12,9 @@ from tests.test_dialogues.helpers import Resident
 
 
 async def test_a_whole_intake_logs_no_phone_or_id_number(
-    assistant: Assistant, caplog: pytest.LogCaptureFixture
+    any_db_assistant: Assistant, caplog: pytest.LogCaptureFixture
 ) -> None:
+    assistant = any_db_assistant  # PostgreSQL's driver logs too
     caplog.set_level(logging.INFO)  # the level `zhaoren serve` runs at
     resident = Resident(assistant, "private")
     await resident.say("我住长宁区新华路街道,一个人,身份证11010519491231002X")
@@ -47,8 +48,9 @@ def test_redaction_masks_numbers_whoever_logs_them() -> None:
 
 
 async def test_numbers_in_the_residents_own_words_are_masked_in_the_lead(
-    assistant: Assistant,
+    any_db_assistant: Assistant,
 ) -> None:
+    assistant = any_db_assistant
     resident = Resident(assistant, "own-words")
     await resident.say("我住长宁区新华路街道,两个人,每月三千")
     await resident.say("没有")
