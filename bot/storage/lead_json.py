@@ -39,6 +39,8 @@ def lead_json(
         "summary": data.get("summary", ""),
         "reasons": data.get("reasons", {}),
         "life_protection": data.get("life_protection", False),
+        # Other leads that gave the same phone: for caseworkers to check, never merged.
+        "possible_duplicates": data.get("possible_duplicates", []),
     }
     if notes is not None:
         result["notes"] = [

@@ -18,10 +18,15 @@ logger = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("new", "claimed", "contacted", "referred")
 MERGE_WINDOW = timedelta(days=30)
+MAX_DUPLICATES_SHOWN = 5
+
+
+class _PostedMeanwhile(Exception):
+    """This report's lead appeared while it was being posted: read it again."""
 
 
 class SqlLeadSink:
-    """Creates leads idempotently and merges reports from the same phone."""
+    """Creates leads idempotently; a conversation's later reports merge into its open lead."""
 
     def __init__(self, sessions: Sessions):
         """Use ``sessions`` for every call."""
@@ -32,7 +37,7 @@ class SqlLeadSink:
         for _attempt in range(3):
             try:
                 return await self._post_once(draft)
-            except IntegrityError:
+            except (IntegrityError, _PostedMeanwhile):
                 # A concurrent post with the same key won the race: read its lead.
                 logger.info("Lead post raced on its idempotency key; re-reading")
         raise RuntimeError("could not post lead after 3 attempts")
@@ -40,24 +45,20 @@ class SqlLeadSink:
     async def _post_once(self, draft: LeadDraft) -> PostedLead:
         now = datetime.now(UTC)
         since = now - MERGE_WINDOW
-        open_recent = Lead.status.in_(OPEN_STATUSES) & (Lead.created_at >= since)
-        # One query finds, in order of preference: this very report posted before (a
-        # retry), this conversation's open lead (e.g. its crisis lead), or an open lead
-        # with the same phone number.
+        # A report is merged only into its own conversation's lead: this very report posted
+        # before (a retry, a double tap), or the conversation's open lead (e.g. its crisis
+        # lead). Never by phone: a phone number proves nothing about who is writing, and
+        # merging by it told one resident another's reference and changed another's lead.
         # Only open leads: a closed crisis lead is not reopened by a new crisis; a new one
         # is posted so that someone is alerted.
         matches = [
             Lead.status.in_(OPEN_STATUSES) & (Lead.idempotency_key == draft.idempotency_key),
-            open_recent & (Lead.conversation_id == draft.conversation_id),
+            Lead.status.in_(OPEN_STATUSES)
+            & (Lead.created_at >= since)
+            & (Lead.conversation_id == draft.conversation_id),
         ]
+        preference = case((Lead.idempotency_key == draft.idempotency_key, 0), else_=1)
         phone = draft.contact.get("phone")
-        if phone:
-            matches.append(open_recent & (Lead.phone == phone))
-        preference = case(
-            (Lead.idempotency_key == draft.idempotency_key, 0),
-            (Lead.conversation_id == draft.conversation_id, 1),
-            else_=2,
-        )
         async with self.sessions() as session, session.begin():
             existing = await session.scalar(
                 select(Lead)
@@ -73,9 +74,21 @@ class SqlLeadSink:
                     _merge(session, existing, draft, now)
                 return PostedLead(existing.id, False, utc(existing.due_at).timestamp())
             key = draft.idempotency_key
-            finished = await session.scalar(select(Lead.seq).where(Lead.idempotency_key == key))
-            if finished is not None:
-                key = f"{key}#{finished}"  # the earlier lead with this key is closed
+            earlier = (
+                await session.execute(
+                    select(Lead.seq, Lead.status).where(Lead.idempotency_key == key)
+                )
+            ).first()
+            if earlier is not None and earlier.status in OPEN_STATUSES:
+                # Posted by a concurrent request since our first read (PostgreSQL reads
+                # each statement afresh): read it again rather than post a second lead.
+                raise _PostedMeanwhile
+            if earlier is not None:
+                key = f"{key}#{earlier.seq}"  # the earlier lead with this key is closed
+            data = _draft_data(draft)
+            same_phone = await _same_phone_elsewhere(session, phone, draft.conversation_id, since)
+            if same_phone:
+                data["possible_duplicates"] = [other.id for other in same_phone]
             lead = Lead(
                 idempotency_key=key,
                 conversation_id=draft.conversation_id,
@@ -87,10 +100,19 @@ class SqlLeadSink:
                 due_at=now + timedelta(hours=draft.due_hours),
                 district=draft.region.get("district"),
                 phone=phone,
-                data=_draft_data(draft),
+                data=data,
             )
             session.add(lead)
             await session.flush()
+            for other in same_phone:
+                # For the caseworkers of both leads; the resident is never told.
+                other.data = {
+                    **other.data,
+                    "possible_duplicates": [*other.data.get("possible_duplicates", []), lead.id],
+                }
+                session.add(
+                    LeadNote(lead_seq=other.seq, author="system", text=f"可能重复:{lead.id} 留了同一电话")
+                )
             return PostedLead(lead.id, True, lead.due_at.timestamp())
 
     async def status(self, lead_id: str) -> LeadStatus | None:
@@ -111,6 +133,26 @@ async def find_lead(session: AsyncSession, lead_id: str) -> Lead | None:
         return None
     lead = await session.get(Lead, parsed[1])
     return lead if lead is not None and lead.id == lead_id.strip() else None
+
+
+async def _same_phone_elsewhere(
+    session: AsyncSession, phone: str | None, conversation_id: str, since: datetime
+) -> list[Lead]:
+    """Recent open leads of other conversations that gave the same phone."""
+    if not phone:
+        return []
+    query = (
+        select(Lead)
+        .where(
+            Lead.phone == phone,
+            Lead.conversation_id != conversation_id,
+            Lead.status.in_(OPEN_STATUSES),
+            Lead.created_at >= since,
+        )
+        .order_by(Lead.seq)
+        .limit(MAX_DUPLICATES_SHOWN)
+    )
+    return list((await session.scalars(query)).all())
 
 
 def _draft_data(draft: LeadDraft) -> dict[str, Any]:

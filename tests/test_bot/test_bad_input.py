@@ -353,7 +353,7 @@ async def test_control_characters_inside_an_intake_on_every_database(
 async def test_control_characters_in_a_report_merged_into_an_open_lead(
     aiohttp_client: AiohttpClient, settings: Settings, any_db_assistant: Assistant
 ) -> None:
-    """A second report from the same phone is merged (with a note): NUL must not break it."""
+    """A second report with the same phone is flagged on the first (a note): NUL must not break it."""
     client = await aiohttp_client(await create_app(settings, assistant=any_db_assistant))
     clean = [m.replace("\x00", "").replace("\x07", "") for m in INTAKE_WITH_CONTROL_CHARACTERS]
     first = await run_intake(client, "clean-intake", clean)
