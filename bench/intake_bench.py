@@ -1,9 +1,9 @@
 """Part 4: 200 residents complete the intake at once; every lead is stored exactly once.
 
 With ``--correctness`` (CI) only what must always hold is checked, on a small load and
-without timing targets: no lead lost or duplicated, and two reports of one phone that finish
-at the same moment make one lead (the second is merged into the first), both residents being
-told its reference.
+without timing targets: no lead lost or duplicated; two residents giving one phone and
+finishing at the same moment make two leads (never merged by phone), each told their own
+reference; and a double tap of the last message makes one lead.
 """
 
 from __future__ import annotations
@@ -105,10 +105,10 @@ async def _resident(
 
 async def _same_phone_pair(
     session: aiohttp.ClientSession, base_url: str, pair: int
-) -> tuple[str | None, str | None]:
-    """Two residents (two channels' senders) report with one phone and finish together.
+) -> tuple[str | None, str | None, str | None]:
+    """Two residents report with one phone and finish together; the first taps twice.
 
-    Returns the lead references the two were told.
+    Returns the lead references told to the first resident (both taps) and the second.
     """
     messages = script(pair, shared_phone(pair))
     senders = [f"bench-same-{pair}-a", f"bench-same-{pair}-b"]
@@ -119,13 +119,16 @@ async def _same_phone_pair(
 
     await asyncio.gather(*(until_last(s) for s in senders))
     last = await asyncio.gather(
-        *(client.send(session, base_url, s, messages[-1]) for s in senders)
+        *(client.send(session, base_url, s, messages[-1]) for s in [senders[0], *senders])
     )
     found = [LEAD_ID.search(o.text) if o.error is None else None for o in last]
-    return found[0].group(0) if found[0] else None, found[1].group(0) if found[1] else None
+    first, tapped_again, second = (m.group(0) if m else None for m in found)
+    return first, tapped_again, second
 
 
-async def _same_phone_load(server: Server) -> list[tuple[str | None, str | None]]:
+async def _same_phone_load(
+    server: Server,
+) -> list[tuple[str | None, str | None, str | None]]:
     async with client.session(2 * SAME_PHONE_PAIRS) as session:
         return list(
             await asyncio.wait_for(
@@ -361,20 +364,28 @@ def _shared_phones() -> set[str]:
 def _check_same_phone(
     report: Report,
     part: str,
-    pairs: list[tuple[str | None, str | None]],
+    pairs: list[tuple[str | None, str | None, str | None]],
     per_phone: dict[str, int],
 ) -> None:
-    """Each pair: one lead for its phone, and both residents told that lead's reference."""
+    """Each pair: one lead per resident (a phone proves nothing about who writes).
+
+    The first resident's double tap makes one lead, and both taps are told its reference;
+    the second resident is told their own reference, never the first one's.
+    """
     leads_per_pair = [per_phone.get(shared_phone(p), 0) for p in range(len(pairs))]
-    told_apart = [f"pair {p}: {a} / {b}" for p, (a, b) in enumerate(pairs) if a is None or a != b]
+    wrong = [
+        f"pair {p}: {a} / {again} / {b}"
+        for p, (a, again, b) in enumerate(pairs)
+        if a is None or b is None or a != again or a == b
+    ]
     report.info(
         part,
-        f"{len(pairs)} same-phone pairs finishing together: leads per phone "
-        f"{sorted(set(leads_per_pair))}; " + ("; ".join(told_apart[:3]) or "all told one id"),
+        f"{len(pairs)} same-phone pairs finishing together (one tapping twice): leads per "
+        f"phone {sorted(set(leads_per_pair))}; " + ("; ".join(wrong[:3]) or "all told right"),
     )
     report.add(
         Figure(
-            part, "same-phone leads not one", sum(n != 1 for n in leads_per_pair), "", "==", 0, 0
+            part, "same-phone leads not two", sum(n != 2 for n in leads_per_pair), "", "==", 0, 0
         )
     )
-    report.add(Figure(part, "same-phone pairs told two ids", len(told_apart), "", "==", 0, 0))
+    report.add(Figure(part, "same-phone pairs told wrong ids", len(wrong), "", "==", 0, 0))

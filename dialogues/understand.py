@@ -392,7 +392,9 @@ class Understanding:
         if in_crisis:
             # Whatever else a danger message says is kept for the crisis lead.
             return slots
-        if intent == "affirm" and state.last_lead_id:
+        # A yes, or any yes/no button, after the report was posted is a double tap.
+        double_tap = turn.payload and intent in {"affirm", "deny"}
+        if (intent == "affirm" or double_tap) and state.last_lead_id:
             return [Command("clarify", value="already_posted")]
         if self._yes_no(turn) == "deny" and state.pending == "offer_intake":
             return [Command("small_talk", value="ok")]

@@ -111,7 +111,11 @@ class SqlLeadSink:
                     "possible_duplicates": [*other.data.get("possible_duplicates", []), lead.id],
                 }
                 session.add(
-                    LeadNote(lead_seq=other.seq, author="system", text=f"可能重复:{lead.id} 留了同一电话")
+                    LeadNote(
+                        lead_seq=other.seq,
+                        author="system",
+                        text=f"可能重复:{lead.id} 留了同一电话",
+                    )
                 )
             return PostedLead(lead.id, True, lead.due_at.timestamp())
 

@@ -50,8 +50,12 @@ async def all_leads(assistant: Assistant) -> list[Lead]:
 async def test_same_phone_from_another_conversation_is_a_new_lead_flagged_for_caseworkers(
     any_db_assistant: Assistant,
 ) -> None:
-    first = reference(await report(Resident(any_db_assistant, "a"), "长宁区新华路街道", "看病的钱付不起"))
-    second_reply = await report(Resident(any_db_assistant, "b"), "浦东新区花木街道", "孩子学费交不起")
+    first = reference(
+        await report(Resident(any_db_assistant, "a"), "长宁区新华路街道", "看病的钱付不起")
+    )
+    second_reply = await report(
+        Resident(any_db_assistant, "b"), "浦东新区花木街道", "孩子学费交不起"
+    )
     second = reference(second_reply)
     # The second resident is told their own reference, never the first one's.
     assert second != first
@@ -75,7 +79,9 @@ async def test_same_phone_from_another_conversation_is_a_new_lead_flagged_for_ca
 async def test_the_second_resident_cannot_read_the_first_ones_status(
     any_db_assistant: Assistant,
 ) -> None:
-    first = reference(await report(Resident(any_db_assistant, "a"), "长宁区新华路街道", "看病的钱付不起"))
+    first = reference(
+        await report(Resident(any_db_assistant, "a"), "长宁区新华路街道", "看病的钱付不起")
+    )
     other = Resident(any_db_assistant, "b")
     await report(other, "长宁区新华路街道", "房租交不起")
     reply = await other.say("我的登记办得怎么样了")
