@@ -28,7 +28,9 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import contextlib
 import gc
+import importlib
 import itertools
 import json
 import os
@@ -47,7 +49,7 @@ from typing import Any
 import aiohttp
 
 from bench.common import PROJECT_ROOT, Context
-from bench.report import Figure
+from bench.report import Figure, Report
 
 PART = "adversarial"
 MAX_CHARS = 2000  # the longest message the target speaks of (and the engine reads)
@@ -56,6 +58,8 @@ PATTERN_CAP_SECONDS = 3.0  # one input, all three operations; linear patterns ta
 REQUEST_TIMEOUT_SECONDS = 10.0
 PATTERN_RUN_TIMEOUT = 1800.0  # the whole pattern phase, worker start-up included
 TOP = 15
+STALLS_PER_PATTERN = 2  # inputs past the cap before a pattern's remaining inputs are skipped
+STALLS_PER_FAMILY = 2  # stages a message stalled before its remaining stages are skipped
 
 PROJECT_PACKAGES = ("bot", "dialogues", "nlu", "knowledge")
 # Libraries the NLU runs on the resident's text itself (jieba's tokenizer, cn2an's numbers).
@@ -93,15 +97,19 @@ CLASS_CANDIDATES = ("a", "字", "1", " ", "。", "!", "\n", "Z", "_", "万")
 # -- inputs from a pattern's structure ------------------------------------------------------
 
 
-def _parse(pattern: re.Pattern[Any]) -> Any:
-    import re._parser as sre_parse
+# ``re``'s own parser and compiler (the documented ``sre_parse`` names are deprecated).
+_sre_parse: Any = importlib.import_module("re._parser")
+_sre_compile: Any = importlib.import_module("re._compiler")
+_sre: Any = importlib.import_module("re._constants")
 
+
+def _parse(pattern: re.Pattern[Any]) -> Any:
     source = pattern.pattern
     if isinstance(source, bytes):
         source = source.decode("latin-1")
     # Drop the flags that only bytes patterns accept; the parse is the same shape.
     flags = pattern.flags & ~(re.ASCII | re.LOCALE | re.UNICODE)
-    return sre_parse.parse(source, flags)
+    return _sre_parse.parse(source, flags)
 
 
 @dataclass(slots=True)
@@ -116,19 +124,16 @@ class Shape:
 
 def _class_pattern(state: Any, item: tuple[Any, Any]) -> re.Pattern[str] | None:
     """One class (or ``.``) of the pattern compiled on its own, to test characters against."""
-    import re._compiler as sre_compile
-    import re._parser as sre_parse
-
     try:
-        return sre_compile.compile(sre_parse.SubPattern(state, [item]), 0)  # type: ignore[no-any-return]
+        compiled: re.Pattern[str] = _sre_compile.compile(_sre_parse.SubPattern(state, [item]), 0)
     except Exception:  # a class this trick cannot rebuild: no representatives from it
         return None
+    return compiled
 
 
 def shape_of(pattern: re.Pattern[Any]) -> Shape:
     """Walk the parsed pattern once and collect its building blocks."""
-    from re import _constants as c
-
+    c = _sre
     shape = Shape()
     parsed = _parse(pattern)
     state = parsed.state
@@ -196,7 +201,9 @@ def shape_of(pattern: re.Pattern[Any]) -> Shape:
 
     walk(parsed)
     top = list(parsed)
-    branches = [list(b) for b in top[0][1][1]] if len(top) == 1 and top[0][0] is c.BRANCH else [top]
+    branches = (
+        [list(b) for b in top[0][1][1]] if len(top) == 1 and top[0][0] is c.BRANCH else [top]
+    )
     for branch in branches[:6]:
         for end in range(1, min(len(branch), 6) + 1):
             add(shape.examples, example(branch[:end]))
@@ -205,8 +212,7 @@ def shape_of(pattern: re.Pattern[Any]) -> Shape:
 
 def _representatives(state: Any, item: tuple[Any, Any]) -> list[str]:
     """A few characters the class matches: its own first members, then common ones."""
-    from re import _constants as c
-
+    c = _sre
     op, av = item
     candidates: list[str] = []
     if op is c.IN:
@@ -246,8 +252,14 @@ def _short(text: str, width: int = 12) -> str:
     return repr(shown)
 
 
-def inputs_for(pattern: re.Pattern[Any]) -> list[tuple[str, str]]:
-    """(description, text) worst cases for one pattern, each at most 2,000 characters."""
+def inputs_for(pattern: re.Pattern[Any], structural: bool = True) -> list[tuple[str, str]]:
+    """(description, text) worst cases for one pattern, each at most 2,000 characters.
+
+    ``structural``: also the inputs built from the pattern's own literals and classes
+    (else the fixed families only).
+    """
+    if not structural:
+        return list(FIXED_FAMILIES)
     try:
         shape = shape_of(pattern)
     except Exception:  # a pattern sre_parse cannot re-read: the fixed families still apply
@@ -260,6 +272,9 @@ def inputs_for(pattern: re.Pattern[Any]) -> list[tuple[str, str]]:
         if text and text not in out.values():
             out[description] = text
 
+    # The fixed families first: when a pattern stalls, they name the inputs plainly.
+    for description, text in FIXED_FAMILIES:
+        put(description, text)
     literals = sorted(shape.literals, key=len, reverse=True)[:12]
     for literal in literals:
         text, count = _repeat(literal)
@@ -275,8 +290,6 @@ def inputs_for(pattern: re.Pattern[Any]) -> list[tuple[str, str]]:
     for prefix in shape.examples[:24]:
         text, count = _repeat(prefix, MAX_CHARS - 1)
         put(f"prefix {_short(prefix)}×{count}+{fail!r}", text + fail)
-    for description, text in FIXED_FAMILIES:
-        put(description, text)
     return list(out.items())
 
 
@@ -331,10 +344,8 @@ class PatternFinder:
             for value in obj.__defaults__ or ():
                 self.walk(value, f"{path}(default)", resident, depth - 1, owner)
             for cell in obj.__closure__ or ():
-                try:
+                with contextlib.suppress(ValueError):  # an empty cell has no contents
                     self.walk(cell.cell_contents, f"{path}(closure)", resident, depth - 1, owner)
-                except ValueError:  # an empty cell
-                    pass
         elif type(obj).__module__.split(".")[0] in PROJECT_PACKAGES + TEXT_LIBRARIES:
             names = list(getattr(obj, "__dict__", {}))
             for klass in type(obj).__mro__:
@@ -371,7 +382,7 @@ class PatternFinder:
                     continue
                 for node in ast.walk(tree):
                     source = _inline_pattern(node, module)
-                    if source is not None:
+                    if source is not None and isinstance(node, ast.Call):
                         relative = path.relative_to(PROJECT_ROOT)
                         by_source.setdefault(source, f"{relative}:{node.lineno} (inline re call)")
         for obj in gc.get_objects():
@@ -423,8 +434,12 @@ class PatternFinder:
             previous = out.get(key)
             better = previous is None or (resident and not previous.resident)
             if better or (previous is not None and previous.where.startswith(("re cache", "gc"))):
-                out[key] = Found(obj, where, resident or (previous is not None and previous.resident))
-        return sorted(out.values(), key=lambda f: (not f.resident, f.where, str(f.pattern.pattern)))
+                out[key] = Found(
+                    obj, where, resident or (previous is not None and previous.resident)
+                )
+        return sorted(
+            out.values(), key=lambda f: (not f.resident, f.where, str(f.pattern.pattern))
+        )
 
 
 def _inline_pattern(node: ast.AST, module: Any) -> str | None:
@@ -563,7 +578,8 @@ def cases_of(found: list[Found]) -> list[tuple[int, str, str]]:
     """(pattern index, description, text) for every pattern and its inputs."""
     out = []
     for index, item in enumerate(found):
-        for description, text in inputs_for(item.pattern):
+        # Library patterns that never see resident text get the fixed families only.
+        for description, text in inputs_for(item.pattern, structural=item.resident):
             out.append((index, description, text))
     return out
 
@@ -593,6 +609,8 @@ def time_case(pattern: re.Pattern[Any], text: str) -> tuple[float, str]:
             op()
             ms = (time.perf_counter() - started) * 1000
             best[name] = min(ms, best.get(name, ms))
+            if ms > 250.0:
+                break  # slow enough to report; the other operations would only add to it
         slowest = max(best.values())
         # Retime only what looks slow: a busy machine adds noise, not backtracking.
         if slowest < 5.0 or slowest > 200.0 or attempt == 2:
@@ -601,7 +619,9 @@ def time_case(pattern: re.Pattern[Any], text: str) -> tuple[float, str]:
     return best[op_name], op_name
 
 
-def _child(found: list[Found], cases: list[tuple[int, str, str]], order: list[int], fd: int) -> None:
+def _child(
+    found: list[Found], cases: list[tuple[int, str, str]], order: list[int], fd: int
+) -> None:
     with os.fdopen(fd, "w", encoding="utf-8", buffering=1) as out:
         for position, case_index in enumerate(order):
             pattern_index, _description, text = cases[case_index]
@@ -631,14 +651,28 @@ def run_cases(
             source = source.decode("latin-1")
         results.append(
             CaseResult(
-                order[position], item.where, item.resident, source, description, len(text),
-                ms, op, error,
+                order[position],
+                item.where,
+                item.resident,
+                source,
+                description,
+                len(text),
+                ms,
+                op,
+                error,
             )
         )
 
+    stalls: dict[int, int] = {}
     start = 0
     last_note = time.monotonic()
     while start < len(order):
+        # A pattern that stalled twice is known to be catastrophic: its other inputs
+        # would only cost the cap each.
+        while start < len(order) and stalls.get(cases[order[start]][0], 0) >= STALLS_PER_PATTERN:
+            start += 1
+        if start == len(order):
+            break
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: time cases from ``start`` on, one JSON line each
@@ -664,8 +698,12 @@ def run_cases(
                 *lines, buffer = buffer.split(b"\n")
                 for raw in lines:
                     line = json.loads(raw)
-                    result(start + line["position"], line.get("ms"), line.get("op", ""),
-                           line.get("error"))
+                    result(
+                        start + line["position"],
+                        line.get("ms"),
+                        line.get("op", ""),
+                        line.get("error"),
+                    )
                     done = start + line["position"] + 1
                 if progress is not None and time.monotonic() - last_note > 30:
                     progress(f"{done}/{len(order)} inputs timed")
@@ -675,6 +713,8 @@ def run_cases(
         _, status = os.waitpid(pid, 0)
         if stalled:
             result(done, None, "", None)
+            pattern_index = cases[order[done]][0]
+            stalls[pattern_index] = stalls.get(pattern_index, 0) + 1
             if progress is not None:
                 progress(f"stalled past {cap:.0f}s: {results[-1].key}")
         elif done < len(order):
@@ -684,22 +724,30 @@ def run_cases(
 
 
 def _select(
-    found: list[Found], cases: list[tuple[int, str, str]], sample: int | None, only: list[str],
-    skip: list[str], resident_only: bool,
+    found: list[Found],
+    cases: list[tuple[int, str, str]],
+    sample: int | None,
+    also: list[str],
+    skip: list[str],
+    resident_only: bool,
 ) -> list[int]:
+    """The cases to time: all (or a seeded sample), minus ``skip``, plus ``also``."""
+
     def key(index: int) -> str:
         pattern_index, description, _ = cases[index]
         return f"{found[pattern_index].where} :: {description}"
 
     order = [
-        i for i in range(len(cases)) if found[cases[i][0]].resident or not resident_only
+        i
+        for i in range(len(cases))
+        if (found[cases[i][0]].resident or not resident_only)
+        and not any(key(i).startswith(s) for s in skip)
     ]
-    if only:
-        order = [i for i in order if any(o == key(i) for o in only)]
-    order = [i for i in order if not any(s in key(i) for s in skip)]
     if sample is not None and sample < len(order):
-        order = sorted(random.Random(20240601).sample(order, sample))
-    return order
+        order = random.Random(20240601).sample(order, sample)
+    wanted = set(also)
+    order += [i for i in range(len(cases)) if key(i) in wanted]
+    return sorted(set(order))
 
 
 def worker_main(argv: list[str]) -> int:
@@ -711,8 +759,12 @@ def worker_main(argv: list[str]) -> int:
     parser.add_argument("--cap", type=float, default=PATTERN_CAP_SECONDS)
     parser.add_argument("--sample", type=int, help="time this many inputs, drawn at random")
     parser.add_argument("--resident-only", action="store_true")
-    parser.add_argument("--only", action="append", default=[], help="'where :: input' keys")
-    parser.add_argument("--skip", action="append", default=[], help="skip keys containing this")
+    parser.add_argument(
+        "--also", action="append", default=[], help="'where :: input': time this one too"
+    )
+    parser.add_argument(
+        "--skip", action="append", default=[], help="'where' prefix: leave these out"
+    )
     parser.add_argument("--keep-text", type=int, default=40, help="inputs kept for the slowest")
     args = parser.parse_args(argv)
 
@@ -722,7 +774,7 @@ def worker_main(argv: list[str]) -> int:
     started = time.perf_counter()
     found = collect(args.cache_dir, args.home)
     cases = cases_of(found)
-    order = _select(found, cases, args.sample, args.only, args.skip, args.resident_only)
+    order = _select(found, cases, args.sample, args.also, args.skip, args.resident_only)
     note = f"{len(found)} patterns ({sum(f.resident for f in found)} on resident text), "
     note += f"{len(order)} of {len(cases)} inputs, loaded in {time.perf_counter() - started:.1f}s"
     print(note, file=sys.stderr, flush=True)
@@ -776,7 +828,7 @@ def run_pattern_worker(
     home: Path,
     cap: float = PATTERN_CAP_SECONDS,
     sample: int | None = None,
-    only: Iterable[str] = (),
+    also: Iterable[str] = (),
     skip: Iterable[str] = (),
     resident_only: bool = False,
     timeout: float = PATTERN_RUN_TIMEOUT,
@@ -786,21 +838,36 @@ def run_pattern_worker(
     home.mkdir(parents=True, exist_ok=True)
     out = home / "patterns.json"
     command = [
-        sys.executable, "-m", "bench.adversarial_bench", "patterns",
-        "--cache-dir", str(cache_dir), "--home", str(home), "--out", str(out), "--cap", str(cap),
+        sys.executable,
+        "-m",
+        "bench.adversarial_bench",
+        "patterns",
+        "--cache-dir",
+        str(cache_dir),
+        "--home",
+        str(home),
+        "--out",
+        str(out),
+        "--cap",
+        str(cap),
     ]
     if sample is not None:
         command += ["--sample", str(sample)]
     if resident_only:
         command.append("--resident-only")
-    for key in only:
-        command += ["--only", key]
+    for key in also:
+        command += ["--also", key]
     for key in skip:
         command += ["--skip", key]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZHAOREN_")}
     process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines: list[str] = []
     deadline = time.monotonic() + timeout
@@ -926,7 +993,12 @@ async def _post(
 
 
 async def probe(
-    base_url: str, endpoint: str, stage: int, description: str, text: str, sender: str,
+    base_url: str,
+    endpoint: str,
+    stage: int,
+    description: str,
+    text: str,
+    sender: str,
     timeout: float = REQUEST_TIMEOUT_SECONDS,
 ) -> Probe:
     """Send ``text`` to the endpoint (after the report's first ``stage`` answers) and time it."""
@@ -940,7 +1012,9 @@ async def probe(
                 asked = ""
                 for answer in REPORT_ANSWERS[:stage]:
                     status, body, _ = await _post(
-                        session, base_url + WEBHOOK, {"sender": sender, "message": answer},
+                        session,
+                        base_url + WEBHOOK,
+                        {"sender": sender, "message": answer},
                         timeout,
                     )
                     if status != 200:
@@ -965,12 +1039,11 @@ async def probe(
 
 
 def probe_all(
-    ctx_or_cache: Path,
+    cache_dir: Path,
     home: Path,
     plan: list[tuple[str, int, str, str]],
     timeout: float = REQUEST_TIMEOUT_SECONDS,
     note: Callable[[str], None] | None = None,
-    skip_stalled_in_parse: bool = True,
 ) -> list[Probe]:
     """Send every (endpoint, stage, description, text) of the plan to a real server.
 
@@ -980,31 +1053,49 @@ def probe_all(
     from bench.server import Server
 
     probes: list[Probe] = []
-    stalled_in_parse: set[str] = set()
+    stalls: dict[str, int] = {}
     server: Server | None = None
     try:
         for number, (endpoint, stage, description, text) in enumerate(plan):
-            if endpoint == WEBHOOK and skip_stalled_in_parse and description in stalled_in_parse:
+            if endpoint == WEBHOOK and stalls.get(description, 0) >= STALLS_PER_FAMILY:
+                # Every message is parsed, and readers run at every stage: a family that
+                # stalled twice would stall again, and each stall costs a server restart.
                 probes.append(
-                    Probe(endpoint, STAGES[stage], description, len(text), note="not sent: "
-                          "/model/parse already stalls on it, and every message is parsed")
+                    Probe(
+                        endpoint,
+                        STAGES[stage],
+                        description,
+                        len(text),
+                        note=f"not sent: stalled {STALLS_PER_FAMILY} times already",
+                    )
                 )
                 continue
             if server is None:
-                server = Server(home, f"sqlite+aiosqlite:///{home / 'zhaoren.db'}", ctx_or_cache)
+                server = Server(home, f"sqlite+aiosqlite:///{home / 'zhaoren.db'}", cache_dir)
                 server.start()
             result = asyncio.run(
-                probe(server.base_url, endpoint, stage, description, text,
-                      f"adversarial-{number}", timeout)
+                probe(
+                    server.base_url,
+                    endpoint,
+                    stage,
+                    description,
+                    text,
+                    f"adversarial-{number}",
+                    timeout,
+                )
             )
             probes.append(result)
             if result.ms is None and result.error is None:
-                if endpoint == PARSE:
-                    stalled_in_parse.add(description)
+                # A stall in /model/parse is a stall at every stage: count it twice.
+                stalls[description] = stalls.get(description, 0) + (
+                    STALLS_PER_FAMILY if endpoint == PARSE else 1
+                )
                 if note is not None:
-                    note(f"stall > {timeout:.0f}s: {endpoint} {result.stage} {description}; "
-                         "restarting the server")
-                _kill(server)
+                    note(
+                        f"stall > {timeout:.0f}s: {endpoint} {result.stage} {description}; "
+                        "restarting the server"
+                    )
+                kill_server(server)
                 server = None
             elif server.process is not None and server.process.poll() is not None:
                 result.error = result.error or "the server exited"
@@ -1015,7 +1106,7 @@ def probe_all(
     return probes
 
 
-def _kill(server: Any) -> None:
+def kill_server(server: Any) -> None:
     """A server blocked in C regex code ignores SIGINT and SIGTERM until it returns."""
     process = server.process
     if process is not None and process.poll() is None:
@@ -1045,76 +1136,98 @@ def _ms(value: float | None, cap: float) -> str:
 
 
 def run(ctx: Context) -> None:
-    report = ctx.report
     ctx.brain()  # warm the model cache: the worker and the servers load, not train
-
-    def info(text: str) -> None:
-        report.info(PART, text)
-
     # 1. every pattern
-    run_ = run_pattern_worker(ctx.cache_dir, ctx.workdir("adversarial-patterns"), echo=True)
-    summary = run_.summary
-    results = run_.results
-    info(
+    patterns = run_pattern_worker(ctx.cache_dir, ctx.workdir("adversarial-patterns"), echo=True)
+    resident = report_patterns(ctx.report, patterns)
+    # 2. every endpoint, with the slowest pattern inputs among the messages
+    plan = endpoint_plan((r.input, r.text) for r in _distinct(resident, 8) if r.text)
+    ctx.report.info(
+        PART, f"{len(plan)} requests: /model/parse, then the webhook at {len(STAGES)} stages"
+    )
+    probes = probe_all(
+        ctx.cache_dir,
+        ctx.workdir("adversarial-server"),
+        plan,
+        note=lambda text: ctx.report.info(PART, text),
+    )
+    report_requests(ctx.report, probes)
+
+
+def report_patterns(report: Report, run: PatternRun) -> list[CaseResult]:
+    """Print the slowest patterns; returns the resident-text results, slowest first."""
+    summary = run.summary
+    report.info(
+        PART,
         f"{summary['patterns']} patterns held by the server process, "
         f"{summary['resident_patterns']} of them on resident text; "
-        f"{summary['inputs']} inputs timed in {summary['seconds']:.0f}s"
+        f"{summary['inputs']} inputs timed in {summary['seconds']:.0f}s",
     )
-    for result in results:
+    for result in run.results:
         if result.error is not None:
             report.error(PART, f"pattern raised: {result.key}: {result.error}")
-    resident = sorted((r for r in results if r.resident), key=_slowness, reverse=True)
-    library = sorted((r for r in results if not r.resident), key=_slowness, reverse=True)
-    print(f"\n  slowest {TOP} patterns on resident text (ms = slowest of search/findall/sub):")
+    resident = sorted((r for r in run.results if r.resident), key=_slowness, reverse=True)
+    library = sorted((r for r in run.results if not r.resident), key=_slowness, reverse=True)
+    lines = [f"\n  slowest {TOP} patterns on resident text (slowest of search/findall/sub):"]
     for r in _distinct(resident, TOP):
-        print(
-            f"    {_ms(r.ms, PATTERN_CAP_SECONDS):>9} ms {r.op:<7} {r.where}\n"
-            f"                          /{r.source[:70]}/  on {r.input} ({r.length} chars)"
+        lines.append(
+            f"    {_ms(r.ms, PATTERN_CAP_SECONDS):>8} ms {r.op or '-':<7} {r.where}\n"
+            f"{'':22}/{_clip(r.source, 72)}/\n{'':22}on {r.input}"
         )
-    print("\n  slowest 5 library patterns (not run on resident text; for information):")
+    lines.append("\n  slowest 5 library patterns (not on resident text; for information):")
     for r in _distinct(library, 5):
-        print(f"    {_ms(r.ms, PATTERN_CAP_SECONDS):>9} ms {r.where}: /{r.source[:50]}/ {r.input}")
-    stalled = [r for r in resident if r.ms is None]
-    worst_pattern = resident[0].ms if resident else float("nan")
+        lines.append(
+            f"    {_ms(r.ms, PATTERN_CAP_SECONDS):>8} ms {r.where}: /{_clip(r.source, 40)}/ "
+            f"on {r.input}"
+        )
+    print("\n".join(lines) + "\n", flush=True)
+    stalled = {(r.where, r.source) for r in resident if r.ms is None}
     report.add(Figure(PART, "patterns stalled past the cap", len(stalled), "", digits=0))
-    report.add(
-        Figure(
-            PART, "slowest pattern input",
-            PATTERN_CAP_SECONDS * 1000 if worst_pattern is None else worst_pattern, "ms",
-        )
-    )
+    finite = [r.ms for r in resident if r.ms is not None]
+    report.add(Figure(PART, "slowest pattern input (not stalled)", max(finite, default=0), "ms"))
+    return resident
 
-    # 2. every endpoint
-    extra = [(r.input, r.text) for r in _distinct(resident, 8) if r.text]
-    plan = endpoint_plan(extra)
-    info(f"{len(plan)} requests: /model/parse, then the webhook at {len(STAGES)} stages")
-    probes = probe_all(ctx.cache_dir, ctx.workdir("adversarial-server"), plan, note=info)
+
+def report_requests(report: Report, probes: list[Probe]) -> None:
+    """Print the slowest requests and the target line; 5xx answers are errors."""
     sent = [p for p in probes if not p.note.startswith("not sent")]
-    print(f"\n  slowest {TOP} requests:")
-    for p in sorted(sent, key=lambda p: float("inf") if p.ms is None else p.ms, reverse=True)[
-        :TOP
-    ]:
+    lines = [f"\n  slowest {TOP} requests:"]
+    for p in sorted(sent, key=_request_slowness, reverse=True)[:TOP]:
         status = p.status if p.status is not None else "-"
-        extra_note = f"  [{p.note}]" if p.note else ""
-        print(
-            f"    {_ms(p.ms, REQUEST_TIMEOUT_SECONDS):>9} ms  {status}  {p.endpoint:<22} "
-            f"{p.stage:<16} {p.input} ({p.length} chars){extra_note}"
+        extra = f"  [{p.note}]" if p.note else ""
+        lines.append(
+            f"    {_ms(p.ms, REQUEST_TIMEOUT_SECONDS):>8} ms  {status!s:<3} {p.endpoint:<22} "
+            f"{p.stage:<15} {p.input}{extra}"
         )
+    print("\n".join(lines) + "\n", flush=True)
     skipped = len(probes) - len(sent)
     if skipped:
-        info(f"{skipped} webhook requests not sent: their input already stalls /model/parse")
+        report.info(
+            PART, f"{skipped} webhook requests not sent: their message had stalled already"
+        )
     failed = [p for p in probes if p.failed]
     for p in failed:
         report.error(PART, f"{p.endpoint} {p.stage} {p.input}: {p.error}")
     report.add(Figure(PART, "requests answered 5xx or failed", len(failed), "", "==", 0, 0))
+    timeout = f"{REQUEST_TIMEOUT_SECONDS:.0f} s"
     report.add(
-        Figure(PART, "requests stalled > 10 s", sum(p.ms is None for p in sent), "", digits=0)
+        Figure(
+            PART, f"requests stalled > {timeout}", sum(p.ms is None for p in sent), "", digits=0
+        )
     )
-    slowest = max(
-        (p.ms if p.ms is not None else float("inf") for p in sent), default=float("nan")
-    )
-    shown = f"> {REQUEST_TIMEOUT_SECONDS * 1000:.0f}" if slowest == float("inf") else f"{slowest:.1f}"
+    worst = max(sent, key=_request_slowness, default=None)
+    shown = "n/a" if worst is None else _ms(worst.ms, REQUEST_TIMEOUT_SECONDS)
+    # Timing is reported, not held: a slow request must be fixed, but not fail CI.
     print(f"\n  slowest request: {shown} ms (target ≤ {TARGET_MS:.0f} ms)", flush=True)
+
+
+def _request_slowness(probe: Probe) -> float:
+    return float("inf") if probe.ms is None else probe.ms
+
+
+def _clip(text: str, width: int) -> str:
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _distinct(results: list[CaseResult], count: int) -> list[CaseResult]:
@@ -1134,4 +1247,6 @@ def _distinct(results: list[CaseResult], count: int) -> list[CaseResult]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["patterns"]:
         sys.exit(worker_main(sys.argv[2:]))
-    sys.exit("usage: python -m bench.adversarial_bench patterns --cache-dir DIR --home DIR --out F")
+    sys.exit(
+        "usage: python -m bench.adversarial_bench patterns --cache-dir DIR --home DIR --out F"
+    )
