@@ -881,6 +881,7 @@ def run_pattern_worker(
         if process.poll() is None:
             process.kill()
         process.wait()
+        process.stdout.close()
     log = "".join(lines)
     if process.returncode != 0 or not out.exists():
         raise RuntimeError(f"pattern worker failed ({process.returncode}):\n{log[-3000:]}")
