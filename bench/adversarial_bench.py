@@ -1207,8 +1207,13 @@ def report_requests(report: Report, probes: list[Probe]) -> None:
             PART, f"{skipped} webhook requests not sent: their message had stalled already"
         )
     failed = [p for p in probes if p.failed]
+    # One error line per message and answer: the same defect at every stage is one defect.
+    grouped: dict[tuple[str, str], list[str]] = {}
     for p in failed:
-        report.error(PART, f"{p.endpoint} {p.stage} {p.input}: {p.error}")
+        where = "/model/parse" if p.endpoint == PARSE else p.stage
+        grouped.setdefault((p.input, p.error or ""), []).append(where)
+    for (description, error), places in grouped.items():
+        report.error(PART, f"{description}: {error} at {', '.join(places)}")
     report.add(Figure(PART, "requests answered 5xx or failed", len(failed), "", "==", 0, 0))
     timeout = f"{REQUEST_TIMEOUT_SECONDS:.0f} s"
     report.add(

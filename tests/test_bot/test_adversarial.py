@@ -58,7 +58,12 @@ KNOWN_SLOW_PATTERNS = {
 
 def _known_slow() -> list[object]:
     return [
-        pytest.param(where, text, marks=pytest.mark.xfail(strict=True, reason=defect), id=where)
+        pytest.param(
+            where,
+            text,
+            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=defect),
+            id=where,
+        )
         for where, (text, defect) in KNOWN_SLOW_PATTERNS.items()
     ]
 
@@ -166,7 +171,7 @@ def _known_bad(endpoint: str, stage: str, description: str, text: str, defect: s
         stage,
         description,
         text,
-        marks=pytest.mark.xfail(strict=True, reason=defect),
+        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=defect),
         id=f"{endpoint.rsplit('/', 1)[-1]}-{stage}-{description}",
     )
 
