@@ -16,7 +16,7 @@ from types import FrameType
 from bench.common import Context
 from bench.pg import Postgres
 
-PARTS = ("train", "parse", "understanding", "webhook", "intake")
+PARTS = ("train", "parse", "understanding", "webhook", "intake", "adversarial")
 
 
 def _runner(name: str) -> Callable[[Context], None]:
@@ -28,6 +28,8 @@ def _runner(name: str) -> Callable[[Context], None]:
         from bench.understanding_bench import run
     elif name == "webhook":
         from bench.webhook_bench import run
+    elif name == "adversarial":
+        from bench.adversarial_bench import run
     else:
         from bench.intake_bench import run
     return run
