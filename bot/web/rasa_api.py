@@ -10,7 +10,10 @@ from bot.web.errors import ApiError, json_object, text_field
 from bot.web.keys import assistant_key
 from dialogues.schema import Reply
 
-MAX_PARSE_CHARS = 10_000
+# /model/parse reads the whole text, so it takes what the engine reads of a message; the
+# webhook takes more, and the engine reads its first 2,000 characters and says so.
+MAX_PARSE_CHARS = 2_000
+MAX_MESSAGE_CHARS = 10_000
 MAX_SENDER_CHARS = 200
 
 
@@ -50,8 +53,8 @@ async def rest_webhook(request: web.Request) -> web.Response:
     if len(sender) > MAX_SENDER_CHARS:
         raise ApiError(400, f"field 'sender' is longer than {MAX_SENDER_CHARS} characters")
     message = text_field(body, "message", required=False)
-    if len(message) > MAX_PARSE_CHARS:
-        raise ApiError(413, f"message too long (limit {MAX_PARSE_CHARS} characters)")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise ApiError(413, f"message too long (limit {MAX_MESSAGE_CHARS} characters)")
     message_id = body.get("message_id")
     engine = request.app[assistant_key].engine
     replies = await engine.handle(

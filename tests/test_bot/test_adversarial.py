@@ -9,9 +9,8 @@ The caps are far above what a linear pattern needs (about a millisecond on 2,000
 characters) and far below what a catastrophic one takes (minutes), so the load of a shared
 machine does not decide the outcome.
 
-Known defects are ``xfail(strict=True)``: when one is fixed its test passes, is reported as
-XPASS and fails the run, and its entry in ``KNOWN_SLOW_PATTERNS`` or ``KNOWN_BAD_REQUESTS``
-must be removed.
+The inputs that once stalled or broke the server (``ONCE_SLOW_PATTERNS``,
+``ONCE_BAD_REQUESTS``) stay here, each naming the defect it caught, so it cannot come back.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ NUMBER_PATTERN_DEFECT = (
     "of numerals in O(n²) ways, and the pattern after it fails at every split"
 )
 # where (as the bench names it) -> (input that stalls it, the defect)
-KNOWN_SLOW_PATTERNS = {
+ONCE_SLOW_PATTERNS = {
     "dialogues.reading._SIZE_TOTAL": ("'万'×2000", NUMBER_PATTERN_DEFECT),
     "dialogues.reading._AGE_ANYWHERE": ("'万'×2000", NUMBER_PATTERN_DEFECT),
     (
@@ -56,15 +55,14 @@ KNOWN_SLOW_PATTERNS = {
 }
 
 
-def _known_slow() -> list[object]:
+def _once_slow() -> list[object]:
     return [
         pytest.param(
             where,
             text,
-            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=defect),
             id=where,
         )
-        for where, (text, defect) in KNOWN_SLOW_PATTERNS.items()
+        for where, (text, defect) in ONCE_SLOW_PATTERNS.items()
     ]
 
 
@@ -79,8 +77,8 @@ def pattern_run(
         cap=PATTERN_CAP,
         sample=SAMPLE,
         resident_only=True,
-        also=[f"{where} :: {text}" for where, (text, _) in KNOWN_SLOW_PATTERNS.items()],
-        skip=[f"{where} :: " for where in KNOWN_SLOW_PATTERNS],
+        also=[f"{where} :: {text}" for where, (text, _) in ONCE_SLOW_PATTERNS.items()],
+        skip=[f"{where} :: " for where in ONCE_SLOW_PATTERNS],
         timeout=900,
     )
 
@@ -93,7 +91,7 @@ def test_patterns_are_collected_from_code_and_lexicons(pattern_run: PatternRun) 
 
 
 def test_generated_inputs_never_stall_a_pattern(pattern_run: PatternRun) -> None:
-    sampled = [r for r in pattern_run.results if r.where not in KNOWN_SLOW_PATTERNS]
+    sampled = [r for r in pattern_run.results if r.where not in ONCE_SLOW_PATTERNS]
     assert len(sampled) >= SAMPLE * 0.9
     errors = [f"{r.key}: {r.error}" for r in sampled if r.error is not None]
     assert not errors
@@ -101,8 +99,8 @@ def test_generated_inputs_never_stall_a_pattern(pattern_run: PatternRun) -> None
     assert not stalled, f"past {PATTERN_CAP:.0f} s: {stalled}"
 
 
-@pytest.mark.parametrize(("where", "text"), _known_slow())
-def test_known_slow_pattern_no_longer_stalls(
+@pytest.mark.parametrize(("where", "text"), _once_slow())
+def test_once_slow_pattern_no_longer_stalls(
     pattern_run: PatternRun, where: str, text: str
 ) -> None:
     timed = [r for r in pattern_run.results if r.where == where and r.input == text]
@@ -165,30 +163,29 @@ OVERFLOW_DEFECT = (
 )
 
 
-def _known_bad(endpoint: str, stage: str, description: str, text: str, defect: str) -> object:
+def _once_bad(endpoint: str, stage: str, description: str, text: str, defect: str) -> object:
     return pytest.param(
         endpoint,
         stage,
         description,
         text,
-        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=defect),
         id=f"{endpoint.rsplit('/', 1)[-1]}-{stage}-{description}",
     )
 
 
 # The stall goes last: it costs the server, and the tests after it would wait for a new one.
-KNOWN_BAD_REQUESTS = [
-    _known_bad(PARSE, "first message", "'一'×310", "一" * 310, OVERFLOW_DEFECT),
-    _known_bad(PARSE, "first message", "digits '1'×2000", "1" * 2000, OVERFLOW_DEFECT),
-    _known_bad(WEBHOOK, "income", "digits '1'×2000", "1" * 2000, OVERFLOW_DEFECT),
-    _known_bad(WEBHOOK, "household", "'万'×2000", "万" * 2000, NUMBER_PATTERN_DEFECT),
+ONCE_BAD_REQUESTS = [
+    _once_bad(PARSE, "first message", "'一'×310", "一" * 310, OVERFLOW_DEFECT),
+    _once_bad(PARSE, "first message", "digits '1'×2000", "1" * 2000, OVERFLOW_DEFECT),
+    _once_bad(WEBHOOK, "income", "digits '1'×2000", "1" * 2000, OVERFLOW_DEFECT),
+    _once_bad(WEBHOOK, "household", "'万'×2000", "万" * 2000, NUMBER_PATTERN_DEFECT),
 ]
 
 
 @pytest.mark.parametrize(
     ("endpoint", "stage", "description", "text"),
     [pytest.param(*r, id=f"{r[0].rsplit('/', 1)[-1]}-{r[1]}-{r[2]}") for r in REQUESTS]
-    + KNOWN_BAD_REQUESTS,
+    + ONCE_BAD_REQUESTS,
 )
 async def test_request_is_answered_in_time(
     servers: Servers, endpoint: str, stage: str, description: str, text: str
