@@ -43,6 +43,15 @@ def main(argv: list[str] | None = None) -> int:
         "--role", required=True, choices=["caseworker", "supervisor", "hotline", "admin"]
     )
     add.add_argument("--district")
+    forget_cmd = commands.add_parser(
+        "forget",
+        help="delete one resident's conversations and leads on their request (audited)",
+    )
+    forget_cmd.add_argument("--phone", help="the phone number the resident gave")
+    forget_cmd.add_argument("--lead", help="a lead reference, L-<date>-<number>")
+    forget_cmd.add_argument("--conversation", help="a conversation key, channel:sender")
+    forget_cmd.add_argument("--by", required=True, help="who handles the request (audit log)")
+    forget_cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     args = parser.parse_args(argv)
 
     configure_logging()
@@ -67,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return _train(settings)
     if args.command == "migrate":
         return asyncio.run(_migrate(settings))
+    if args.command == "forget":
+        return asyncio.run(_forget(settings, args))
     if args.command == "nlu":
         return _nlu_test(settings, args.folds, args.heldout, args.out)
     if args.command == "user":
@@ -158,3 +169,35 @@ async def _user_add(settings: Settings, name: str, role: str, district: str | No
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+async def _forget(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.storage.db import create_engine, migrate, sessionmaker
+    from bot.storage.retention import forget
+
+    if not (args.phone or args.lead or args.conversation):
+        print("zhaoren forget: give --phone, --lead or --conversation", file=sys.stderr)
+        return 2
+    if not args.yes:
+        answer = input("Delete this resident's conversations and leads for good? [y/N] ")
+        if answer.strip().lower() not in {"y", "yes"}:
+            print("Nothing deleted.")
+            return 1
+    db = create_engine(settings.database_url)
+    try:
+        await migrate(db)
+        deleted = await forget(
+            db,
+            sessionmaker(db),
+            args.by,
+            conversation=args.conversation,
+            phone=args.phone,
+            lead_id=args.lead,
+        )
+    except ValueError as exc:
+        print(f"zhaoren forget: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await db.dispose()
+    print(f"Deleted {deleted.conversations} conversations and {deleted.leads} leads (audited).")
+    return 0

@@ -24,6 +24,8 @@ class Settings:
     redis_url: str | None = None
     secret_key: str = "dev-only-secret"
     rasa_url: str | None = None
+    # Idle conversations (and unfinished reports) are deleted after this many days.
+    retention_days: int = 30
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -33,6 +35,12 @@ class Settings:
         port_text = env.get("ZHAOREN_PORT", "8080")
         if not port_text.isdigit():
             raise ValueError(f"ZHAOREN_PORT must be a number, not {port_text!r}")
+        retention_text = env.get("ZHAOREN_RETENTION_DAYS", "30")
+        if not retention_text.isdigit() or not 1 <= int(retention_text) <= 3650:
+            raise ValueError(
+                f"ZHAOREN_RETENTION_DAYS must be a number of days from 1 to 3650, "
+                f"not {retention_text!r}"
+            )
         return cls(
             database_url=env.get(
                 "ZHAOREN_DATABASE_URL", f"sqlite+aiosqlite:///{workdir / 'zhaoren.db'}"
@@ -46,6 +54,7 @@ class Settings:
             redis_url=env.get("ZHAOREN_REDIS_URL") or None,
             secret_key=env.get("ZHAOREN_SECRET_KEY", "dev-only-secret"),
             rasa_url=(env.get("ZHAOREN_RASA_URL") or "").rstrip("/") or None,
+            retention_days=int(retention_text),
         )
 
     @property

@@ -89,9 +89,9 @@ class IntakeFlow:
 
     def cancel(self, state: ConversationState) -> list[Reply]:
         """Stop the report; nothing said in it is kept."""
-        state.intake = None
-        state.noted = {}
-        return [self.services.flow_text("cancelled", state)]
+        reply = self.services.flow_text("cancelled", state)
+        forget_report(state)
+        return [reply]
 
     def restart(self, state: ConversationState) -> list[Reply]:
         """Start over from the first question."""
@@ -312,10 +312,9 @@ class IntakeFlow:
             return [Reply(self.flow.texts["fix_prompt"])]
         if stage == "consent_caseworker":
             if not yes:
-                state.intake = None
-                state.phone = None
-                state.noted = {}
-                return [self.services.flow_text("declined", state)]
+                reply = self.services.flow_text("declined", state)
+                forget_report(state)
+                return [reply]
             intake.stage = "consent_charity"
             return [self._consent_question(state, "consent_charity")]
         if stage == "consent_charity":
@@ -356,3 +355,19 @@ class IntakeFlow:
             labels = self.services.content.labels
             return [Reply(fill(labels["outside_region_posted"], values))]
         return [Reply(fill(self.flow.texts["posted"], values))]
+
+
+def forget_report(state: ConversationState) -> None:
+    """Keep nothing of a report the resident withdrew: they are told it is not saved.
+
+    Besides the report itself this drops where they live, their phone, the topic of the talk
+    and the replies kept for redelivered messages (which echo what they said). A crisis and
+    an earlier posted lead's reference stay: they are not part of the withdrawn report.
+    """
+    state.intake = None
+    state.noted = {}
+    state.phone = None
+    state.region_id = state.district = state.street = None
+    state.policy = state.aspect = None
+    state.pending = None
+    state.replies_by_message = {message_id: [] for message_id in state.replies_by_message}

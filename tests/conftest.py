@@ -104,8 +104,9 @@ async def _reset_postgres(url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
-            for table in ("lead_notes", "leads", "users", "conversations", "alembic_version"):
-                await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+            # Every table, including those later migrations add.
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
     finally:
         await engine.dispose()
 

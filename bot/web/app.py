@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 
 from bot.assembly import Assistant, Brain, open_assistant
 from bot.config import Settings
+from bot.storage.retention import purge_idle
 from bot.web import leads_api, rasa_api
 from bot.web.errors import error_middleware
 from bot.web.keys import assistant_key, settings_key
+
+logger = logging.getLogger(__name__)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -23,6 +30,32 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/leads/{id}/claim", leads_api.claim)
     app.router.add_post("/api/v1/leads/{id}/status", leads_api.set_status)
     app.router.add_post("/api/v1/leads/{id}/notes", leads_api.add_note)
+
+
+RETENTION_RUN_SECONDS = 3600
+
+
+async def retention_job(app: web.Application) -> AsyncIterator[None]:
+    """Delete idle conversations every hour, not only when a resident writes again."""
+    settings = app[settings_key]
+    assistant = app[assistant_key]
+
+    async def run() -> None:
+        while True:
+            try:
+                await purge_idle(
+                    assistant.db, assistant.sessions, timedelta(days=settings.retention_days)
+                )
+            except Exception:
+                # The next run tries again; a failing purge must not stop the server.
+                logger.exception("Deleting idle conversations failed")
+            await asyncio.sleep(RETENTION_RUN_SECONDS)
+
+    task = asyncio.create_task(run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def create_app(
@@ -40,5 +73,6 @@ async def create_app(
             await app[assistant_key].close()
 
     app.cleanup_ctx.append(close_assistant)
+    app.cleanup_ctx.append(retention_job)
     setup_routes(app)
     return app
