@@ -26,6 +26,13 @@ class Settings:
     rasa_url: str | None = None
     # Idle conversations (and unfinished reports) are deleted after this many days.
     retention_days: int = 30
+    # Reverse proxies whose X-Forwarded-For names the resident's address (rate limits).
+    trusted_proxies: tuple[str, ...] = ()
+    # Per-sender and per-address limits on the resident endpoints ("off" for load tests).
+    rate_limits: bool = True
+    # When set, the Rasa REST webhook is for trusted integrators holding this secret
+    # (header "Authorization: Bearer <secret>"); they are exempt from the address limits.
+    rest_secret: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -41,6 +48,9 @@ class Settings:
                 f"ZHAOREN_RETENTION_DAYS must be a number of days from 1 to 3650, "
                 f"not {retention_text!r}"
             )
+        limits_text = env.get("ZHAOREN_RATE_LIMITS", "on").strip().lower()
+        if limits_text not in {"on", "off"}:
+            raise ValueError(f"ZHAOREN_RATE_LIMITS must be on or off, not {limits_text!r}")
         return cls(
             database_url=env.get(
                 "ZHAOREN_DATABASE_URL", f"sqlite+aiosqlite:///{workdir / 'zhaoren.db'}"
@@ -55,6 +65,11 @@ class Settings:
             secret_key=env.get("ZHAOREN_SECRET_KEY", "dev-only-secret"),
             rasa_url=(env.get("ZHAOREN_RASA_URL") or "").rstrip("/") or None,
             retention_days=int(retention_text),
+            rate_limits=limits_text == "on",
+            rest_secret=env.get("ZHAOREN_REST_SECRET") or None,
+            trusted_proxies=tuple(
+                p.strip() for p in env.get("ZHAOREN_TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
         )
 
     @property

@@ -118,6 +118,15 @@ class Engine:
                 raise
         return replies
 
+    def mentions_danger(self, text: str) -> bool:
+        """Whether a message speaks of danger to life: channels must never drop one."""
+        text = storable(text)[:MAX_MESSAGE_CHARS]
+        payload = self.reader.payload(text)
+        if payload is not None:
+            return payload.intent.name == "crisis"
+        turn = self.reader.read(text, ConversationState(key="", channel="", sender=""))
+        return turn.danger is not None or turn.intent == "crisis"
+
     async def _load(self, key: str, channel: str, sender: str) -> ConversationState:
         """The conversation's state: the in-process copy, else the stored one.
 

@@ -73,11 +73,15 @@ def brain(model_cache: Path) -> Brain:
     return load_brain(settings)
 
 
-def sqlite_settings(path: Path, model_cache: Path) -> Settings:
+def sqlite_settings(path: Path, model_cache: Path, **extra: str) -> Settings:
+    # Tests play many residents from one loopback address: the rate limits have tests of
+    # their own (tests/test_bot/test_rate_limits.py), which turn them on.
     return Settings.from_env(
         {
             "ZHAOREN_DATABASE_URL": f"sqlite+aiosqlite:///{path}",
             "ZHAOREN_CACHE_DIR": str(model_cache),
+            "ZHAOREN_RATE_LIMITS": "off",
+            **extra,
         }
     )
 
@@ -120,7 +124,11 @@ async def any_db_assistant(
         url = request.getfixturevalue("postgres_url")
         await _reset_postgres(url)
         settings = Settings.from_env(
-            {"ZHAOREN_DATABASE_URL": url, "ZHAOREN_CACHE_DIR": str(model_cache)}
+            {
+                "ZHAOREN_DATABASE_URL": url,
+                "ZHAOREN_CACHE_DIR": str(model_cache),
+                "ZHAOREN_RATE_LIMITS": "off",
+            }
         )
     else:
         settings = sqlite_settings(tmp_path / "zhaoren.db", model_cache)
@@ -148,6 +156,10 @@ async def any_db_settings(
         url = request.getfixturevalue("postgres_url")
         await _reset_postgres(url)
         return Settings.from_env(
-            {"ZHAOREN_DATABASE_URL": url, "ZHAOREN_CACHE_DIR": str(model_cache)}
+            {
+                "ZHAOREN_DATABASE_URL": url,
+                "ZHAOREN_CACHE_DIR": str(model_cache),
+                "ZHAOREN_RATE_LIMITS": "off",
+            }
         )
     return sqlite_settings(tmp_path / "zhaoren.db", model_cache)

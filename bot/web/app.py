@@ -15,7 +15,8 @@ from bot.config import Settings
 from bot.storage.retention import purge_idle
 from bot.web import leads_api, rasa_api
 from bot.web.errors import error_middleware
-from bot.web.keys import assistant_key, settings_key
+from bot.web.keys import assistant_key, limiter_key, settings_key
+from bot.web.limits import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ async def create_app(
     """Build the app; the assistant is loaded before the first request is accepted."""
     app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
     app[settings_key] = settings
+    app[limiter_key] = RateLimiter()
     app[assistant_key] = assistant or await open_assistant(settings, brain)
     owns_assistant = assistant is None
 

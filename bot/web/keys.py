@@ -6,6 +6,8 @@ from aiohttp import web
 
 from bot.assembly import Assistant
 from bot.config import Settings
+from bot.web.limits import RateLimiter
 
 settings_key = web.AppKey("settings", Settings)
 assistant_key = web.AppKey("assistant", Assistant)
+limiter_key = web.AppKey("limiter", RateLimiter)
