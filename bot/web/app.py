@@ -21,6 +21,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/leads", leads_api.list_leads)
     app.router.add_get("/api/v1/leads/{id}", leads_api.get_lead)
     app.router.add_post("/api/v1/leads/{id}/claim", leads_api.claim)
+    app.router.add_post("/api/v1/leads/{id}/release", leads_api.release)
     app.router.add_post("/api/v1/leads/{id}/status", leads_api.set_status)
     app.router.add_post("/api/v1/leads/{id}/notes", leads_api.add_note)
 
