@@ -8,7 +8,7 @@ from aiohttp import web
 
 from bot.assembly import Assistant, Brain, open_assistant
 from bot.config import Settings
-from bot.web import leads_api, rasa_api
+from bot.web import leads_api, openapi, rasa_api
 from bot.web.errors import error_middleware
 from bot.web.keys import assistant_key, settings_key
 
@@ -16,6 +16,7 @@ from bot.web.keys import assistant_key, settings_key
 def setup_routes(app: web.Application) -> None:
     """The single route table."""
     app.router.add_get("/healthz", rasa_api.healthz)
+    app.router.add_get("/openapi.json", openapi.openapi_json)
     app.router.add_post("/model/parse", rasa_api.model_parse)
     app.router.add_post("/webhooks/rest/webhook", rasa_api.rest_webhook)
     app.router.add_get("/api/v1/leads", leads_api.list_leads)

@@ -28,6 +28,7 @@ from bot.leads import QueueError
 from nlu.normalize import storable
 
 logger = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -134,7 +135,7 @@ class JsonErrorAppRunner(web.AppRunner):
         )
 
 
-async def json_object(request: web.Request, max_bytes: int = 64 * 1024) -> dict[str, Any]:
+async def json_object(request: web.Request, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """The request body as a JSON object, or a 400/413 with a clear message."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise ApiError(413, f"body too large (limit {max_bytes} bytes)")

@@ -15,6 +15,7 @@ from bot.web.keys import assistant_key
 from nlu.normalize import storable
 
 MAX_PAGE = 200
+MAX_NOTE_CHARS = 4000  # a longer note is cut to this length, not refused
 STAFF_ROLES = {"caseworker", "supervisor", "admin"}
 
 
@@ -108,7 +109,7 @@ async def set_status(request: web.Request) -> web.Response:
     user = await _user(request)
     body = await json_object(request)
     status = text_field(body, "status")
-    note = text_field(body, "note", required=False) or None
+    note = text_field(body, "note", required=False)[:MAX_NOTE_CHARS] or None
     async with request.app[assistant_key].sessions() as session:
         lead = await leads.change_status(session, user, request.match_info["id"], status, note)
         return _json(lead_json(lead, unmask=lead.assignee == user.name))
@@ -122,5 +123,5 @@ async def add_note(request: web.Request) -> web.Response:
     if not text:
         raise ApiError(400, "field 'text' must not be empty")
     async with request.app[assistant_key].sessions() as session:
-        note = await leads.add_note(session, user, request.match_info["id"], text[:4000])
+        note = await leads.add_note(session, user, request.match_info["id"], text[:MAX_NOTE_CHARS])
         return _json({"author": note.author, "text": note.text}, status=201)
