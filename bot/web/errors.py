@@ -125,6 +125,8 @@ class JsonErrorAppRunner(web.AppRunner):
     """``web.AppRunner`` whose server answers unparsable requests in JSON."""
 
     async def _make_server(self) -> web.Server:
+        # aiohttp offers no public hook for the protocol class: take the server it builds
+        # for the app (routes, request factory, its settings) and make ours from it.
         built = await super()._make_server()
         return JsonErrorServer(
             built.request_handler,
