@@ -8,9 +8,15 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from bot.storage.models import User
 
 logger = logging.getLogger("zhaoren")
 
@@ -52,6 +58,19 @@ def main(argv: list[str] | None = None) -> int:
     forget_cmd.add_argument("--conversation", help="a conversation key, channel:sender")
     forget_cmd.add_argument("--by", required=True, help="who handles the request (audit log)")
     forget_cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add.add_argument(
+        "--days", type=int, default=90, help="days until the token expires (default 90)"
+    )
+    user_commands.add_parser("list", help="every account, its role and its token's state")
+    revoke = user_commands.add_parser("revoke", help="stop an account's token from working")
+    revoke.add_argument("name")
+    rotate = user_commands.add_parser(
+        "rotate", help="give an account a new token (the old one stops working)"
+    )
+    rotate.add_argument("name")
+    rotate.add_argument(
+        "--days", type=int, default=90, help="days until the new token expires (default 90)"
+    )
     args = parser.parse_args(argv)
 
     configure_logging()
@@ -81,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "nlu":
         return _nlu_test(settings, args.folds, args.heldout, args.out)
     if args.command == "user":
-        return asyncio.run(_user_add(settings, args.name, args.role, args.district))
+        return asyncio.run(_user(settings, args))
     return 2
 
 
@@ -145,30 +164,81 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
-async def _user_add(settings: Settings, name: str, role: str, district: str | None) -> int:
+async def _user(settings: Settings, args: argparse.Namespace) -> int:
+    """``zhaoren user add|list|revoke|rotate``; a token is printed only when it is made."""
     from sqlalchemy.exc import IntegrityError
 
-    from bot.storage.accounts import add_user
+    from bot.storage import accounts
     from bot.storage.db import create_engine, migrate, sessionmaker
 
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
-        try:
-            user, token = await add_user(sessionmaker(engine), name, role, district)
-        except IntegrityError:
-            print(f"zhaoren: an account named {name!r} already exists", file=sys.stderr)
-            return 1
+        sessions = sessionmaker(engine)
+        command = args.user_command
+        if command == "add":
+            try:
+                user, token = await accounts.add_user(
+                    sessions, args.name, args.role, args.district, args.days
+                )
+            except IntegrityError:
+                print(f"zhaoren: an account named {args.name!r} already exists", file=sys.stderr)
+                return 1
+            where = f" for {user.district}" if user.district else ""
+            print(
+                f"created {user.role} {user.name!r}{where}; the token expires "
+                f"{_when(user.expires_at)}. API token (shown only once):"
+            )
+            print(token)
+        elif command == "list":
+            _print_accounts(await accounts.list_users(sessions))
+        elif command == "revoke":
+            user = await accounts.revoke(sessions, args.name)
+            print(f"revoked the token of {user.name!r}; it no longer works")
+        else:
+            user, token = await accounts.rotate(sessions, args.name, args.days)
+            print(
+                f"new token for {user.name!r} (the old one no longer works); it expires "
+                f"{_when(user.expires_at)}. API token (shown only once):"
+            )
+            print(token)
+    except accounts.AccountError as exc:
+        print(f"zhaoren: {exc}", file=sys.stderr)
+        return 1
     finally:
         await engine.dispose()
-    where = f" for {user.district}" if user.district else ""
-    print(f"created {user.role} {user.name!r}{where}. API token (shown only once):")
-    print(token)
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _when(moment: datetime | None) -> str:
+    from bot.storage.common import utc
+
+    return "-" if moment is None else f"{utc(moment):%Y-%m-%d %H:%M} UTC"
+
+
+def _print_accounts(users: list[User]) -> None:
+    """One line per account; never its token (only a hash of it is stored anyway)."""
+    rows = [("name", "role", "district", "created", "expires", "revoked")]
+    rows += [
+        (
+            user.name,
+            user.role,
+            user.district or "-",
+            _when(user.created_at),
+            _when(user.expires_at),
+            _when(user.revoked_at),
+        )
+        for user in users
+    ]
+    import unicodedata
+
+    def width(text: str) -> int:  # a Chinese character takes two columns in a terminal
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+    widths = [max(width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell + " " * (w - width(cell)) for cell, w in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
 
 
 async def _forget(settings: Settings, args: argparse.Namespace) -> int:
@@ -201,3 +271,7 @@ async def _forget(settings: Settings, args: argparse.Namespace) -> int:
         await db.dispose()
     print(f"Deleted {deleted.conversations} conversations and {deleted.leads} leads (audited).")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

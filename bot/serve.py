@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.web.app import create_app
+from bot.web.errors import JsonErrorAppRunner
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 async def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Run the server until Ctrl-C."""
     app = await create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    runner = JsonErrorAppRunner(app, access_log=None)  # unparsable requests get JSON too
     await runner.setup()
     site = web.TCPSite(runner, host or settings.host, port or settings.port)
     await site.start()

@@ -86,7 +86,7 @@ class LeadNote(Base):
 
 
 class User(Base):
-    """A staff account; the API token is stored only as a hash."""
+    """A staff account; the API token is stored only as a hash, and it expires."""
 
     __tablename__ = "users"
 
@@ -96,6 +96,9 @@ class User(Base):
     district: Mapped[str | None] = mapped_column(String(50), nullable=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # When the current token stops working (set on creation and on every rotation).
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class AuditEntry(Base):

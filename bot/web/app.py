@@ -13,7 +13,7 @@ from aiohttp import web
 from bot.assembly import Assistant, Brain, open_assistant
 from bot.config import Settings
 from bot.storage.retention import purge_idle
-from bot.web import leads_api, rasa_api
+from bot.web import leads_api, openapi, rasa_api
 from bot.web.errors import error_middleware
 from bot.web.keys import assistant_key, limiter_key, settings_key
 from bot.web.limits import RateLimiter
@@ -24,11 +24,13 @@ logger = logging.getLogger(__name__)
 def setup_routes(app: web.Application) -> None:
     """The single route table."""
     app.router.add_get("/healthz", rasa_api.healthz)
+    app.router.add_get("/openapi.json", openapi.openapi_json)
     app.router.add_post("/model/parse", rasa_api.model_parse)
     app.router.add_post("/webhooks/rest/webhook", rasa_api.rest_webhook)
     app.router.add_get("/api/v1/leads", leads_api.list_leads)
     app.router.add_get("/api/v1/leads/{id}", leads_api.get_lead)
     app.router.add_post("/api/v1/leads/{id}/claim", leads_api.claim)
+    app.router.add_post("/api/v1/leads/{id}/release", leads_api.release)
     app.router.add_post("/api/v1/leads/{id}/status", leads_api.set_status)
     app.router.add_post("/api/v1/leads/{id}/notes", leads_api.add_note)
 

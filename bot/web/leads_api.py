@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from bot import leads
-from bot.storage.accounts import user_by_token
+from bot.storage.accounts import TokenRefused, authenticate
 from bot.storage.lead_json import lead_json
 from bot.storage.models import User
 from bot.web.errors import ApiError, json_object, text_field
@@ -15,6 +15,7 @@ from bot.web.keys import assistant_key
 from nlu.normalize import storable
 
 MAX_PAGE = 200
+MAX_NOTE_CHARS = 4000  # a longer note is cut to this length, not refused
 STAFF_ROLES = {"caseworker", "supervisor", "admin"}
 
 
@@ -25,16 +26,26 @@ async def _user(request: web.Request) -> User:
         raise ApiError(401, "missing bearer token")
     if not token.isascii():
         raise ApiError(401, "invalid token")
-    user = await user_by_token(request.app[assistant_key].sessions, token.strip())
-    if user is None:
-        raise ApiError(401, "invalid token")
+    try:
+        user = await authenticate(request.app[assistant_key].sessions, token.strip())
+    except TokenRefused as exc:
+        raise ApiError(401, str(exc)) from None
     if user.role not in STAFF_ROLES:
         raise ApiError(403, "this account may not read leads")
     return user
 
 
 def _int(value: str, name: str, low: int, high: int) -> int:
-    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+    """A bounded whole number from the client.
+
+    Its length is checked before ``int()``: Python refuses to convert more than 4,300
+    digits (a ValueError, which would be a 500), and a long string costs time to convert.
+    """
+    if (
+        len(value) > len(str(high))
+        or not (value.isascii() and value.isdigit())
+        or not low <= int(value) <= high
+    ):
         raise ApiError(400, f"'{name}' must be a whole number from {low} to {high}")
     return int(value)
 
@@ -85,12 +96,20 @@ async def claim(request: web.Request) -> web.Response:
         return _json(lead_json(lead, unmask=True))
 
 
+async def release(request: web.Request) -> web.Response:
+    """``POST /api/v1/leads/{id}/release``: the assignee (or a supervisor) gives it back."""
+    user = await _user(request)
+    async with request.app[assistant_key].sessions() as session:
+        lead = await leads.act(session, user, request.match_info["id"], "release")
+        return _json(lead_json(lead))
+
+
 async def set_status(request: web.Request) -> web.Response:
     """``POST /api/v1/leads/{id}/status`` with ``{"status", "note"?}``."""
     user = await _user(request)
     body = await json_object(request)
     status = text_field(body, "status")
-    note = text_field(body, "note", required=False) or None
+    note = text_field(body, "note", required=False)[:MAX_NOTE_CHARS] or None
     async with request.app[assistant_key].sessions() as session:
         lead = await leads.change_status(session, user, request.match_info["id"], status, note)
         return _json(lead_json(lead, unmask=lead.assignee == user.name))
@@ -104,5 +123,5 @@ async def add_note(request: web.Request) -> web.Response:
     if not text:
         raise ApiError(400, "field 'text' must not be empty")
     async with request.app[assistant_key].sessions() as session:
-        note = await leads.add_note(session, user, request.match_info["id"], text[:4000])
+        note = await leads.add_note(session, user, request.match_info["id"], text[:MAX_NOTE_CHARS])
         return _json({"author": note.author, "text": note.text}, status=201)

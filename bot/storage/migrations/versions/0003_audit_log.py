@@ -1,14 +1,14 @@
 """Audit log: who deleted a resident's data, when, and how much (never the data itself).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002_token_expiry
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002_token_expiry"
 branch_labels = None
 depends_on = None
 
