@@ -107,6 +107,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "200": _ok({"type": "object", "required": ["text", "intent", "entities"]}),
                     **_BAD_BODY,
+                    "429": _error("too many requests from this address; Retry-After says when"),
                 },
             }
         },
@@ -123,7 +124,10 @@ def _paths() -> dict[str, Any]:
                                 "minLength": 1,
                                 "maxLength": rasa_api.MAX_SENDER_CHARS,
                             },
-                            "message": text,
+                            "message": {
+                                "type": "string",
+                                "maxLength": rasa_api.MAX_MESSAGE_CHARS,
+                            },
                             "message_id": {"type": "string", "maxLength": 200},
                         },
                     }
@@ -144,6 +148,11 @@ def _paths() -> dict[str, Any]:
                         }
                     ),
                     **_BAD_BODY,
+                    "401": _error("ZHAOREN_REST_SECRET is set and the request lacks it"),
+                    "429": _error(
+                        "too many messages from this sender or address (a danger-to-life "
+                        "message is still answered); Retry-After says when"
+                    ),
                 },
             }
         },
