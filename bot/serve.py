@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 async def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Run the server until Ctrl-C."""
-    app = await create_app(settings)
+    app = await create_app(settings, background_jobs=True)
     runner = JsonErrorAppRunner(app, access_log=None)  # unparsable requests get JSON too
     await runner.setup()
     site = web.TCPSite(runner, host or settings.host, port or settings.port)

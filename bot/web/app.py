@@ -43,8 +43,10 @@ async def retention_job(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     assistant = app[assistant_key]
 
+    stop = asyncio.Event()
+
     async def run() -> None:
-        while True:
+        while not stop.is_set():
             try:
                 await purge_idle(
                     assistant.db, assistant.sessions, timedelta(days=settings.retention_days)
@@ -52,19 +54,28 @@ async def retention_job(app: web.Application) -> AsyncIterator[None]:
             except Exception:
                 # The next run tries again; a failing purge must not stop the server.
                 logger.exception("Deleting idle conversations failed")
-            await asyncio.sleep(RETENTION_RUN_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RETENTION_RUN_SECONDS)
 
     task = asyncio.create_task(run())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    # Let a purge in progress finish: cancelling it mid-transaction would strand its
+    # database connection.
+    stop.set()
+    await task
 
 
 async def create_app(
-    settings: Settings, brain: Brain | None = None, assistant: Assistant | None = None
+    settings: Settings,
+    brain: Brain | None = None,
+    assistant: Assistant | None = None,
+    background_jobs: bool = False,
 ) -> web.Application:
-    """Build the app; the assistant is loaded before the first request is accepted."""
+    """Build the app; the assistant is loaded before the first request is accepted.
+
+    ``background_jobs``: also run the scheduled jobs (the retention purge), as a server
+    process does; embedding and testing code leaves them off.
+    """
     app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
     app[settings_key] = settings
     app[limiter_key] = RateLimiter()
@@ -77,6 +88,7 @@ async def create_app(
             await app[assistant_key].close()
 
     app.cleanup_ctx.append(close_assistant)
-    app.cleanup_ctx.append(retention_job)
+    if background_jobs:
+        app.cleanup_ctx.append(retention_job)
     setup_routes(app)
     return app

@@ -131,7 +131,7 @@ async def test_the_server_deletes_idle_conversations_without_anyone_writing(
     resident = Resident(assistant, "gone")
     await resident.say("我想登记一下家里的困难")
     await make_idle(assistant, "rest:gone", days=45)
-    await aiohttp_client(await create_app(settings, assistant=assistant))
+    await aiohttp_client(await create_app(settings, assistant=assistant, background_jobs=True))
     for _ in range(100):
         if "rest:gone" not in await conversation_keys(assistant):
             break
