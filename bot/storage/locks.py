@@ -45,6 +45,9 @@ REDIS_LOCK_SECONDS = 10.0
 # to a message that waits at all. Waiting is rare (the same resident's next message while
 # the previous one is still being answered), so polling faster costs little.
 REDIS_POLL_SECONDS = 0.02
+# Redis connections per process. A waiting lock holds one only while it polls, so a few
+# dozen serve hundreds of turns in progress.
+REDIS_CONNECTIONS = 50
 # Lock connections per process. Each turn in progress holds one for its duration (including
 # a wait for the lock), so this also bounds the turns in progress per process; the others
 # queue for a connection in asyncio. The main pool (10 + 20 overflow) stays for reads,
@@ -130,9 +133,14 @@ class RedisLocks:
 
     def __init__(self, url: str, prefix: str):
         """Connect lazily to ``url``; every key starts with ``prefix``."""
-        from redis.asyncio import Redis
+        from redis.asyncio import BlockingConnectionPool, Redis
 
-        self.redis: Redis = Redis.from_url(url)
+        # redis-py's default pool fails at once ("Too many connections") past 100 commands
+        # in flight; a blocking one makes the 101st wait for a free connection instead.
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=REDIS_CONNECTIONS, timeout=WAIT_SECONDS
+        )
+        self.redis: Redis = Redis(connection_pool=pool)
         self.prefix = prefix
 
     def name(self, key: str) -> str:
@@ -142,7 +150,7 @@ class RedisLocks:
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
         """Hold ``key`` until the block ends; give up after ``WAIT_SECONDS``."""
-        from redis.exceptions import LockError
+        from redis.exceptions import RedisError
 
         lock = self.redis.lock(
             self.name(key),
@@ -155,30 +163,39 @@ class RedisLocks:
         )
         if not await lock.acquire():
             raise ConversationBusy(f"conversation still busy after {WAIT_SECONDS:.0f}s")
-        renewal = asyncio.create_task(_renew(lock))
+        # Stopped by an event and awaited, not cancelled: redis-py may swallow a
+        # cancellation in the middle of a command, and a renewal that outlived its turn
+        # would keep the lock alive for ever.
+        done = asyncio.Event()
+        renewal = asyncio.create_task(_renew(lock, done))
         try:
             yield
         finally:
-            renewal.cancel()
+            done.set()
+            await asyncio.wait([renewal])
             try:
                 await lock.release()
-            except LockError:
-                # It expired: this process stalled for longer than REDIS_LOCK_SECONDS.
-                logger.warning("a conversation lock expired before its turn ended")
+            except RedisError as exc:
+                # The turn is saved; the lock expires by itself within REDIS_LOCK_SECONDS.
+                logger.warning("could not release a conversation lock: %s", exc)
 
     async def close(self) -> None:
         """Close the Redis connections."""
         await self.redis.aclose()
 
 
-async def _renew(lock: Lock) -> None:
-    """Push the lock's expiry back every third of its lifetime while the turn runs."""
+async def _renew(lock: Lock, done: asyncio.Event) -> None:
+    """Push the lock's expiry back every third of its lifetime until the turn is done."""
     while True:
-        await asyncio.sleep(REDIS_LOCK_SECONDS / 3)
+        try:
+            await asyncio.wait_for(done.wait(), REDIS_LOCK_SECONDS / 3)
+            return
+        except TimeoutError:
+            pass
         try:
             await lock.reacquire()
-        except Exception:
-            logger.warning("could not renew a conversation lock", exc_info=True)
+        except Exception as exc:
+            logger.warning("could not renew a conversation lock: %s", exc)
             return
 
 
