@@ -16,7 +16,7 @@ from types import FrameType
 from bench.common import Context
 from bench.pg import Postgres
 
-PARTS = ("train", "parse", "understanding", "webhook", "intake", "adversarial")
+PARTS = ("train", "parse", "understanding", "webhook", "intake", "multiproc", "adversarial")
 
 
 def _runner(name: str) -> Callable[[Context], None]:
@@ -30,8 +30,12 @@ def _runner(name: str) -> Callable[[Context], None]:
         from bench.webhook_bench import run
     elif name == "adversarial":
         from bench.adversarial_bench import run
-    else:
+    elif name == "multiproc":
+        from bench.multiprocess_bench import run
+    elif name == "intake":
         from bench.intake_bench import run
+    else:
+        raise ValueError(f"unknown part {name!r}")
     return run
 
 

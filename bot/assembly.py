@@ -13,6 +13,7 @@ from bot.rasa_nlu import RasaParser
 from bot.storage.common import Sessions
 from bot.storage.db import create_engine, migrate, sessionmaker
 from bot.storage.lead_sink import SqlLeadSink
+from bot.storage.locks import SharedLocks, migrate_alone, shared_locks
 from bot.storage.state_store import SqlStateStore
 from dialogues.content import Content, load_content
 from dialogues.engine import Engine
@@ -68,11 +69,14 @@ class Assistant:
     sessions: Sessions
     engine: Engine
     rasa: RasaParser | None = None
+    locks: SharedLocks | None = None
 
     async def close(self) -> None:
-        """Release the database connections (and the Rasa session)."""
+        """Release the database connections (and the Rasa session and lock connections)."""
         if self.rasa is not None:
             await self.rasa.close()
+        if self.locks is not None:
+            await self.locks.close()
         await self.db.dispose()
 
 
@@ -84,9 +88,12 @@ async def open_assistant(settings: Settings, brain: Brain | None = None) -> Assi
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = create_engine(settings.database_url)
-    await migrate(db)
+    await migrate_alone(db, migrate)
     sessions = sessionmaker(db)
     rasa = RasaParser(settings.rasa_url, brain.nlu) if settings.rasa_url else None
+    # PostgreSQL may be shared by several processes (``serve --workers``, or another host):
+    # each turn then takes a lock all of them see and reads the state from the database.
+    locks = shared_locks(settings)
     engine = Engine(
         brain.nlu,
         brain.kb,
@@ -95,5 +102,6 @@ async def open_assistant(settings: Settings, brain: Brain | None = None) -> Assi
         SqlStateStore(db),
         SqlLeadSink(sessions),
         remote=rasa,
+        locks=locks,
     )
-    return Assistant(brain, db, sessions, engine, rasa)
+    return Assistant(brain, db, sessions, engine, rasa, locks)

@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve_cmd.add_argument("--host")
     serve_cmd.add_argument("--port", type=int)
+    serve_cmd.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (needs PostgreSQL; default 1)",
+    )
     commands.add_parser("chat", help="talk to the assistant in this terminal")
     commands.add_parser("train", help="train the NLU (cached by a hash of the data)")
     commands.add_parser("migrate", help="bring the database schema up to date")
@@ -80,8 +86,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zhaoren: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        from bot.serve import serve
+        from bot.serve import WorkersRefused, check_workers, serve, serve_workers
 
+        try:
+            check_workers(settings, args.workers)
+        except WorkersRefused as exc:
+            print(f"zhaoren: {exc}", file=sys.stderr)
+            return 2
+        if args.workers > 1:
+            return serve_workers(settings, args.host, args.port, args.workers)
         asyncio.run(serve(settings, args.host, args.port))
         return 0
     if args.command == "chat":

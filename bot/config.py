@@ -22,6 +22,9 @@ class Settings:
     telegram_token: str | None = None
     telegram_api: str | None = None
     redis_url: str | None = None
+    # Every Redis key zhaoren writes starts with this, so several deployments (or test
+    # runs) can share one Redis server.
+    redis_prefix: str = "zhaoren:"
     secret_key: str = "dev-only-secret"
     rasa_url: str | None = None
     # Idle conversations (and unfinished reports) are deleted after this many days.
@@ -62,6 +65,7 @@ class Settings:
             telegram_token=env.get("ZHAOREN_TELEGRAM_TOKEN") or None,
             telegram_api=env.get("ZHAOREN_TELEGRAM_API") or None,
             redis_url=env.get("ZHAOREN_REDIS_URL") or None,
+            redis_prefix=env.get("ZHAOREN_REDIS_PREFIX") or "zhaoren:",
             secret_key=env.get("ZHAOREN_SECRET_KEY", "dev-only-secret"),
             rasa_url=(env.get("ZHAOREN_RASA_URL") or "").rstrip("/") or None,
             retention_days=int(retention_text),

@@ -10,6 +10,7 @@ imports a channel or a database driver.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import weakref
@@ -22,7 +23,7 @@ from dialogues.commands import Command
 from dialogues.content import Content
 from dialogues.crisis import CrisisFlow
 from dialogues.intake import IntakeFlow
-from dialogues.ports import LeadSink, StateStore
+from dialogues.ports import ConversationLocks, LeadSink, StateStore
 from dialogues.reading import merge_household
 from dialogues.schema import Button, ConversationState, Reply
 from dialogues.services import Services
@@ -54,11 +55,17 @@ class Engine:
         clock: Callable[[], float] = time.time,
         places: PlaceFinder | None = None,
         remote: RemoteParser | None = None,
+        locks: ConversationLocks | None = None,
     ):
         """Wire the engine to its knowledge, content and ports.
 
         ``remote``: a running Rasa server's ``/model/parse`` reads each message instead of
         the built-in NLU (which still reads numbers, places and button payloads).
+
+        ``locks``: the conversation lock shared by every server process on the same store.
+        With it, each turn reads the state from the store after the lock is held (another
+        process may have moved the conversation on). Without it this process is the only
+        one using the store (SQLite), and recent states are also kept in process.
         """
         self.nlu = nlu
         self.remote = remote
@@ -69,9 +76,14 @@ class Engine:
         self.intake = IntakeFlow(self.services)
         self.answers = AnswerFlow(self.services)
         self.crisis = CrisisFlow(self.services)
-        # Weak: a lock lives exactly as long as a message holds or awaits it.
+        # Weak: a lock lives exactly as long as a message holds or awaits it. It is taken
+        # before the shared one, so one process never queues twice for the same conversation.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._states: OrderedDict[str, ConversationState] = OrderedDict()
+        self._shared_locks = locks
+        # The in-process copy of recent states: only when no other process shares the store.
+        self._states: OrderedDict[str, ConversationState] | None = (
+            OrderedDict() if locks is None else None
+        )
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -93,7 +105,8 @@ class Engine:
         if lock is None:
             lock = asyncio.Lock()
             self._locks[key] = lock
-        async with lock:
+        shared = self._shared_locks.hold(key) if self._shared_locks else contextlib.nullcontext()
+        async with lock, shared:
             # State is loaded only after the lock is held, so two messages of the same
             # conversation can never both start from the same old state.
             state = await self._load(key, channel, sender)
@@ -104,7 +117,7 @@ class Engine:
                 replies = await self._respond(state, text)
             except BaseException:
                 # The in-memory copy may be half-changed: the stored state is the truth.
-                self._states.pop(key, None)
+                self._forget(key)
                 raise
             if message_id is not None:
                 # A redelivered message gets the replies it got the first time.
@@ -112,9 +125,10 @@ class Engine:
                 state.replies_by_message = dict(kept)
                 state.replies_by_message[message_id] = [_reply_to_dict(r) for r in replies]
             try:
+                # Still under the lock: the next turn, in any process, reads this state.
                 await self.store.save(key, state.to_dict())
             except BaseException:
-                self._states.pop(key, None)
+                self._forget(key)
                 raise
         return replies
 
@@ -128,26 +142,33 @@ class Engine:
         return turn.danger is not None or turn.intent == "crisis"
 
     async def _load(self, key: str, channel: str, sender: str) -> ConversationState:
-        """The conversation's state: the in-process copy, else the stored one.
+        """The conversation's state: the stored one, or the in-process copy when kept.
 
-        Every message is still written through to the store, so a restart loses nothing;
-        the copy only saves the read. It assumes one server process per database; several
-        processes must share state through the store (see the README).
+        Every message is written through to the store, so a restart loses nothing. The
+        in-process copy only saves the read, and is kept only when no other process can
+        change the conversation (no shared lock: a single SQLite process).
         """
-        state = self._states.get(key)
-        if state is not None:
-            self._states.move_to_end(key)
-            return state
+        states = self._states
+        if states is not None:
+            state = states.get(key)
+            if state is not None:
+                states.move_to_end(key)
+                return state
         raw = await self.store.load(key)
         state = (
             ConversationState.from_dict(raw)
             if raw
             else ConversationState(key=key, channel=channel, sender=sender)
         )
-        self._states[key] = state
-        if len(self._states) > STATE_CACHE_SIZE:
-            self._states.popitem(last=False)
+        if states is not None:
+            states[key] = state
+            if len(states) > STATE_CACHE_SIZE:
+                states.popitem(last=False)
         return state
+
+    def _forget(self, key: str) -> None:
+        if self._states is not None:
+            self._states.pop(key, None)
 
     async def _respond(self, state: ConversationState, text: str) -> list[Reply]:
         # Any channel may hand over NUL or lone surrogates; neither may reach storage.

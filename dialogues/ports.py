@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from dialogues.schema import LeadDraft, LeadStatus, PostedLead
@@ -15,6 +16,17 @@ class StateStore(Protocol):
 
     async def save(self, key: str, data: dict[str, Any]) -> None:
         """Replace the saved state."""
+
+
+class ConversationLocks(Protocol):
+    """Holds a conversation for one turn against every other server process.
+
+    The engine still serialises a conversation's messages inside its own process first, so
+    at most one turn per process waits here for a given conversation.
+    """
+
+    def hold(self, key: str) -> AbstractAsyncContextManager[None]:
+        """Held from before the state is loaded until after the new state is committed."""
 
 
 class LeadSink(Protocol):
