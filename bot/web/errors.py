@@ -23,8 +23,10 @@ from aiohttp.http_exceptions import (
     LineTooLong,
 )
 from aiohttp.web_request import BaseRequest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.leads import QueueError
+from bot.storage.locks import ConversationBusy
 from nlu.normalize import storable
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400 or exc.content_type != "text/plain":
             raise
         return json_error(exc.status, exc.reason)
+    except (ConversationBusy, RedisConnectionError):
+        # A turn of this conversation is still running elsewhere (or the lock store is
+        # away): nothing was changed, the client may send the same message again.
+        response = json_error(503, "this conversation is busy; send the message again shortly")
+        response.headers["Retry-After"] = "5"
+        return response
     except Exception:
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return json_error(500, "internal error")

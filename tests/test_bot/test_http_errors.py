@@ -139,3 +139,24 @@ async def test_overlong_integers_in_bodies_are_400_not_500(
     resp = await client.post(path, data=body)
     assert resp.status == 400, await resp.text()
     assert "error" in await resp.json()
+
+
+async def test_a_busy_conversation_is_a_503_to_retry_not_a_500(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    """A turn waiting too long for its conversation's lock (held by another process)."""
+    from aiohttp import web
+
+    from bot.storage.locks import ConversationBusy
+    from bot.web.errors import error_middleware
+
+    async def busy(request: web.Request) -> web.Response:
+        raise ConversationBusy("conversation still busy after 15s")
+
+    app = web.Application(middlewares=[error_middleware])
+    app.router.add_post("/webhooks/rest/webhook", busy)
+    client = await aiohttp_client(app)
+    resp = await client.post("/webhooks/rest/webhook", json={"sender": "a", "message": "你好"})
+    assert resp.status == 503
+    assert resp.headers["Retry-After"]
+    assert "again" in (await resp.json())["error"]
