@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from bench.common import port_open
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/zhaoren_bench"
-TABLES = ("lead_notes", "leads", "users", "conversations", "alembic_version")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -61,8 +60,9 @@ class Postgres:
                 await admin.close()
             connection = await asyncpg.connect(self.dsn, timeout=10)
         try:
-            for table in TABLES:
-                await connection.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+            # Every table, including those later migrations add.
+            await connection.execute("DROP SCHEMA public CASCADE")
+            await connection.execute("CREATE SCHEMA public")
         finally:
             await connection.close()
 

@@ -72,9 +72,9 @@ async def _fresh_database(url: str) -> None:
     engine = create_engine(url)
     try:
         if url.startswith("postgresql"):  # other modules' tests leave their tables there
-            async with engine.begin() as connection:
-                for table in ("lead_notes", "leads", "users", "conversations", "alembic_version"):
-                    await connection.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+            async with engine.begin() as connection:  # every table, later migrations' too
+                await connection.execute(text("DROP SCHEMA public CASCADE"))
+                await connection.execute(text("CREATE SCHEMA public"))
         await migrate(engine)
         for name, role, district in ACCOUNTS:
             await add_user(sessionmaker(engine), name, role, district)

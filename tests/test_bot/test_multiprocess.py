@@ -206,8 +206,9 @@ async def reset_database(url: str) -> None:
 
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        for table in ("lead_notes", "leads", "users", "conversations", "alembic_version"):
-            await connection.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+        # Every table, including those later migrations add.
+        await connection.execute("DROP SCHEMA public CASCADE")
+        await connection.execute("CREATE SCHEMA public")
     finally:
         await connection.close()
 
