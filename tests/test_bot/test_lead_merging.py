@@ -22,16 +22,7 @@ SHARED_PHONE = "13912345678"
 
 
 async def report(resident: Resident, place: str, need: str) -> str:
-    await resident.say("我想登记一下家里的困难")
-    await resident.say(place)
-    await resident.say("两个人")
-    await resident.say("没有收入")
-    await resident.say("没有")
-    await resident.say(need)
-    await resident.say("比较急")
-    await resident.say(f"{SHARED_PHONE} 我姓李")
-    assert "对吗" in resident.replies[-1].text, resident.replies[-1].text
-    await resident.press("对")
+    await resident.report_until_consent(place, need, f"{SHARED_PHONE} 我姓李")
     await resident.press("同意")
     return await resident.say("/deny")  # no sharing with charities
 

@@ -27,16 +27,7 @@ NEED = "房租欠了三个月房东要赶人"
 
 
 async def report_until_consent(resident: Resident) -> None:
-    await resident.say("我想登记一下家里的困难")
-    await resident.say("长宁区新华路街道")
-    await resident.say("两个人")
-    await resident.say("没有收入")
-    await resident.say("没有")
-    await resident.say(NEED)
-    await resident.say("比较急")
-    await resident.say(f"{PHONE} 我叫{NAME}")
-    assert "对吗" in resident.replies[-1].text, resident.replies[-1].text
-    await resident.press("对")
+    await resident.report_until_consent("长宁区新华路街道", NEED, f"{PHONE} 我叫{NAME}")
 
 
 def files_holding(directory: Path, *secrets: str) -> list[str]:

@@ -39,3 +39,16 @@ class Resident:
         async with self.assistant.sessions() as session:
             rows = (await session.scalars(select(Lead).order_by(Lead.seq))).all()
             return [lead_json(r, unmask=True) for r in rows]
+
+    async def report_until_consent(self, place: str, need: str, contact: str) -> None:
+        """A two-person household with no income, up to the confirmed summary."""
+        await self.say("我想登记一下家里的困难")
+        await self.say(place)
+        await self.say("两个人")
+        await self.say("没有收入")
+        await self.say("没有")
+        await self.say(need)
+        await self.say("比较急")
+        await self.say(contact)
+        assert "对吗" in self.replies[-1].text, self.replies[-1].text
+        await self.press("对")
