@@ -256,13 +256,17 @@ def _without_overlaps(entities: list[Entity]) -> list[Entity]:
         key=lambda e: (-(e.end - e.start), _PRIORITY.get(e.entity, 9), e.start),
     )
     kept: list[Entity] = []
+    # Which kept entities cover each character: checking a span costs its length, not the
+    # number kept so far (a message of 666 "三个人" made that quadratic).
+    covered: dict[int, list[str]] = {}
     for entity in ranked:
         clash = any(
-            entity.start < k.end
-            and k.start < entity.end
-            and {entity.entity, k.entity} != {"period", "money"}
-            for k in kept
+            {entity.entity, other} != {"period", "money"}
+            for position in range(entity.start, entity.end)
+            for other in covered.get(position, ())
         )
         if not clash:
             kept.append(entity)
+            for position in range(entity.start, entity.end):
+                covered.setdefault(position, []).append(entity.entity)
     return sorted(kept, key=lambda e: (e.start, e.end))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import cn2an
 
@@ -28,6 +29,7 @@ _RANGE = re.compile(r"^([一二三四五六七八九])([二两三四五六七八
 _MULTIPLIER = {"万": 10000, "w": 10000, "千": 1000, "k": 1000, "百": 100}
 
 
+@lru_cache(maxsize=4096)  # a message may repeat a number hundreds of times; cn2an is slow
 def parse_number(expression: str) -> int | None:
     """Turn a number expression into an integer, or ``None`` if it is not one.
 
