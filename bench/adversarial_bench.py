@@ -492,7 +492,9 @@ def _yaml_strings() -> dict[str, list[str]]:
 
 # -- the pattern worker (a separate process) -----------------------------------------------
 
-WARM_UP = (
+# The terse self-report of ``tests/test_dialogues/test_intake.py``; stage k sends the first
+# k answers, then the adversarial message as the answer to the k-th question.
+REPORT_ANSWERS = (
     "要登记",
     "浦东新区花木街道",
     "3个人",
@@ -503,8 +505,10 @@ WARM_UP = (
     "13800001111",
     "/affirm",
     "/affirm",
-    "/deny",
 )
+# The worker sends the whole report (with the charity answer) so that every pattern the
+# server compiles on first use exists before patterns are collected.
+WARM_UP = (*REPORT_ANSWERS, "/deny")
 WARM_UP_VERBOSE = (
     "我和老伴两个人,都七十多了,每月退休金加起来两千多,住在长宁区新华路",
     "低保怎么申请",
@@ -909,20 +913,6 @@ def _lines_until(process: subprocess.Popen[str], deadline: float) -> Iterator[st
 
 # -- endpoints -----------------------------------------------------------------------------
 
-# The terse self-report of ``tests/test_dialogues/test_intake.py``; stage k sends the first
-# k answers, then the adversarial message as the answer to the k-th question.
-REPORT_ANSWERS = (
-    "要登记",
-    "浦东新区花木街道",
-    "3个人",
-    "没收入",
-    "没有",
-    "想找工作",
-    "不急",
-    "13800001111",
-    "/affirm",
-    "/affirm",
-)
 STAGES = (
     "first message",
     "place",
